@@ -1,0 +1,74 @@
+// AnyRef: a strong reference to a managed object of any type.
+//
+// The collector's introspection API (get_objects, get_referrers, garbage, ...) returns objects of
+// every type in one list, as Python's gc module does; AnyRef is the element of those lists. It
+// owns a reference like Ref<T> does, prints itself, and gives back a typed Ref<T> on request.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "cyclegc/ref.h"
+#include "cyclegc/type_info.h"
+
+namespace cyclegc {
+
+class AnyRef {
+ public:
+  AnyRef() noexcept = default;
+  template <class T>
+  AnyRef(const Ref<T>& r) noexcept : h_(r.header()) {  // NOLINT: implicit, as a list element
+    if (h_) detail::incref(h_);
+  }
+  AnyRef(const AnyRef& o) noexcept : h_(o.h_) {
+    if (h_) detail::incref(h_);
+  }
+  AnyRef(AnyRef&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  AnyRef& operator=(AnyRef o) noexcept {
+    std::swap(h_, o.h_);
+    return *this;
+  }
+  ~AnyRef() {
+    if (h_) detail::decref(h_);
+  }
+
+  explicit operator bool() const noexcept { return h_ != nullptr; }
+  // The demangled C++ type name, e.g. "Graph".
+  const char* type_name() const noexcept { return h_ ? h_->type->name : "nullptr"; }
+  // The address of the object itself (what Python calls its id).
+  const void* address() const noexcept { return h_ ? h_->value() : nullptr; }
+  // The object's printable form ("Graph(one)"), or "<Graph 0x...>" when its type has none.
+  std::string repr() const;
+
+  template <class T>
+  bool is() const noexcept {
+    return h_ && h_->type == &detail::TypeInfoFor<T>::get();
+  }
+  // A typed reference, empty when the object is not a T.
+  template <class T>
+  Ref<T> as() const noexcept {
+    if (!is<T>()) return Ref<T>();
+    detail::incref(h_);
+    return Ref<T>::adopt(h_);
+  }
+
+  friend bool operator==(const AnyRef& a, const AnyRef& b) noexcept { return a.h_ == b.h_; }
+  template <class T>
+  friend bool operator==(const AnyRef& a, const Ref<T>& b) noexcept {
+    return a.h_ == b.header();
+  }
+
+  // For the library: the header, and adoption of an already-counted reference.
+  detail::ObjectHeader* header() const noexcept { return h_; }
+  static AnyRef adopt(detail::ObjectHeader* h) noexcept {
+    AnyRef r;
+    r.h_ = h;
+    return r;
+  }
+
+ private:
+  detail::ObjectHeader* h_ = nullptr;
+};
+
+}  // namespace cyclegc

@@ -1,0 +1,123 @@
+// The collector's public API, modelled one-for-one on CPython's `gc` module.
+//
+// Refcounting frees everything that is not part of a cycle; the collector finds groups of
+// tracked objects that only reference each other and frees them. Objects start in generation 0;
+// a survivor of a collection of generation g moves to g + 1. A collection of generation g runs
+// automatically when the count of g passes its threshold (for generation 0: allocations minus
+// deallocations of tracked objects), with CPython's rule that a full collection waits until the
+// objects awaiting their first full collection are at least 25% of the long-lived ones.
+//
+// Every function here may be called from any thread.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cyclegc/any_ref.h"
+
+namespace cyclegc {
+
+inline constexpr int kNumGenerations = 3;
+
+// Debug flags for set_debug(), with CPython's values and stderr wording.
+inline constexpr int DEBUG_STATS = 1;          // "gc: collecting generation 2..." lines
+inline constexpr int DEBUG_COLLECTABLE = 2;    // "gc: collectable <Graph 0x...>"
+inline constexpr int DEBUG_UNCOLLECTABLE = 4;  // "gc: uncollectable <Graph 0x...>"
+inline constexpr int DEBUG_SAVEALL = 32;       // keep all garbage in garbage() instead of freeing
+inline constexpr int DEBUG_LEAK = DEBUG_COLLECTABLE | DEBUG_UNCOLLECTABLE | DEBUG_SAVEALL;
+
+// Runs a collection of `generation` (0..2) and all younger ones on the calling thread. Returns
+// the number of unreachable objects found (collected plus uncollectable). A call made while a
+// collection is running (from a finalizer, or another thread) returns 0 at once.
+std::size_t collect(int generation = 2);
+
+void enable();
+void disable();
+bool is_enabled();
+
+void set_debug(int flags);
+int get_debug();
+
+// Thresholds per generation; default (700, 10, 10). A threshold0 of 0 disables automatic
+// collection. Omitted values keep their current setting, as in gc.set_threshold.
+std::array<long, kNumGenerations> get_threshold();
+void set_threshold(long threshold0, std::optional<long> threshold1 = std::nullopt,
+                   std::optional<long> threshold2 = std::nullopt);
+// (generation-0 allocations minus deallocations, generation-0 collections since the last
+// generation-1 collection, generation-1 collections since the last generation-2 collection).
+std::array<long, kNumGenerations> get_count();
+
+// What Python 3 does with finalizers in cycles (PEP 442), or what Python 2 did: leave a cycle
+// whose objects have finalizers in garbage() as uncollectable.
+enum class FinalizerPolicy { kPep442, kLegacy };
+void set_finalizer_policy(FinalizerPolicy policy);
+FinalizerPolicy get_finalizer_policy();
+
+// gc.garbage: uncollectable objects (legacy policy) and, with DEBUG_SAVEALL, all garbage found.
+// The list holds strong references; remove entries (after breaking their cycles) to free them.
+class GarbageList {
+ public:
+  std::size_t size() const;
+  bool empty() const { return size() == 0; }
+  std::vector<AnyRef> items() const;  // a snapshot
+  AnyRef operator[](std::size_t index) const;
+  void clear();                       // del gc.garbage[:]
+  bool remove(const AnyRef& object);  // gc.garbage.remove(object)
+  void erase(std::size_t index);
+};
+GarbageList& garbage();
+
+// Tracked objects of one generation (0..2), or of all three. Objects in the permanent
+// generation (freeze()) and objects being collected are never returned.
+std::vector<AnyRef> get_objects(std::optional<int> generation = std::nullopt);
+// Tracked objects that hold a strong reference to `object`. Like gc.get_referrers, it scans the
+// whole heap: use it for debugging, not in a hot path.
+std::vector<AnyRef> get_referrers(const AnyRef& object);
+// The objects `object`'s trace visits, in trace order.
+std::vector<AnyRef> get_referents(const AnyRef& object);
+struct Edge {
+  std::string label;  // "next", or "kids[2]" for the third element of a container
+  AnyRef target;
+};
+std::vector<Edge> get_referent_edges(const AnyRef& object);
+
+bool is_tracked(const AnyRef& object);
+bool is_finalized(const AnyRef& object);
+// The strong count (sys.getrefcount). An AnyRef is itself a reference and is counted; a Ref<T>
+// argument is not copied, so it is counted once, as the reference it is.
+std::uint32_t refcount(const AnyRef& object);
+template <class T>
+std::uint32_t refcount(const Ref<T>& object) {
+  return object.use_count();
+}
+
+struct GenerationStats {
+  std::size_t collections = 0;
+  std::size_t collected = 0;
+  std::size_t uncollectable = 0;
+};
+std::array<GenerationStats, kNumGenerations> get_stats();
+
+// gc.callbacks: called before ("start") and after ("stop") every collection.
+enum class Phase { kStart, kStop };
+struct CollectionInfo {
+  int generation = 0;
+  std::size_t collected = 0;      // 0 at start
+  std::size_t uncollectable = 0;  // 0 at start
+};
+using Callback = std::function<void(Phase, const CollectionInfo&)>;
+using CallbackId = std::uint64_t;
+CallbackId add_callback(Callback callback);
+bool remove_callback(CallbackId id);
+
+// Moves every tracked object to a permanent generation the collector ignores (gc.freeze).
+void freeze();
+void unfreeze();
+std::size_t get_freeze_count();
+
+}  // namespace cyclegc

@@ -1,0 +1,37 @@
+// make<T>(args...): the only way to create a managed object.
+//
+// Allocates header and T in one block (see object_header.h), constructs T in place and, when T
+// has a `trace` member, registers it with the collector — which may run a collection first, as
+// CPython does when an allocation passes the generation-0 threshold.
+#pragma once
+
+#include <new>
+#include <utility>
+
+#include "cyclegc/ref.h"
+#include "cyclegc/type_info.h"
+
+namespace cyclegc {
+namespace detail {
+void* allocate_block(const TypeInfo& info);
+void deallocate_block(void* block, const TypeInfo& info) noexcept;
+}  // namespace detail
+
+template <class T, class... Args>
+Ref<T> make(Args&&... args) {
+  static_assert(!std::is_array_v<T> && !std::is_reference_v<T>, "make<T> needs an object type");
+  using Info = detail::TypeInfoFor<T>;
+  const detail::TypeInfo& info = Info::get();
+  char* block = static_cast<char*>(detail::allocate_block(info));
+  auto* h = new (block + Info::kHeaderFromStart) detail::ObjectHeader{{1}, {1}, &info};
+  try {
+    new (h->value()) T(std::forward<Args>(args)...);
+  } catch (...) {
+    detail::deallocate_block(block, info);
+    throw;
+  }
+  if constexpr (Traceable<T>) detail::track(h);
+  return Ref<T>::adopt(h);
+}
+
+}  // namespace cyclegc

@@ -1,0 +1,103 @@
+// The block layout shared by every object that cyclegc::make<T> creates.
+//
+// A block is [GcLinks][ObjectHeader][T] for types the collector tracks (they have a `trace`
+// member) and [ObjectHeader][T] for plain refcounted types, so an untracked object costs exactly
+// what a std::make_shared control block costs (16 bytes) and a tracked one 32 (CPython's GC head
+// plus object header are also 32). A Ref<T> is a pointer to the ObjectHeader.
+//
+// The header is written with the background collector in mind: the strong count and the two
+// collector flags that application threads must observe (CONDEMNED, FINALIZED) share one atomic
+// word, so `Weak::lock()` can refuse an object the collector has condemned in the same
+// compare-and-swap that takes the reference, and the collector can flag an object without a lock.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace cyclegc {
+
+class Visitor;
+
+namespace detail {
+
+// Describes one C++ type to the collector; one constant instance per type (see type_info.h).
+struct TypeInfo {
+  const char* name;          // demangled, for reprs and reports
+  std::size_t value_size;    // sizeof(T)
+  std::size_t value_offset;  // from the ObjectHeader to the T
+  std::size_t block_offset;  // from the start of the allocation to the ObjectHeader
+  std::size_t block_size;
+  std::size_t block_align;
+  void (*trace)(const void* value, Visitor& v);  // null: not a container, never tracked
+  void (*finalize)(void* value);                 // null: no finalizer
+  void (*destroy)(void* value) noexcept;         // runs ~T()
+  std::string (*repr)(const void* value);        // null: "<Type 0x...>"
+  bool tracked() const { return trace != nullptr; }
+};
+
+// Intrusive generation-list links, present only in tracked blocks. Owned by the collector and
+// only touched under its lock. During a collection `prev` is borrowed to hold the object's
+// gc_refs and scratch flags (as CPython does), and rebuilt before any user code runs.
+struct GcLinks {
+  GcLinks* next;
+  std::uintptr_t prev;
+};
+
+struct ObjectHeader {
+  // Low 30 bits: strong count. Bit 31: condemned by the collector (weak refs read empty). Bit 30:
+  // finalize() has run (PEP 442: at most once). Counts never reach 2^30, so the increments and
+  // decrements that applications do cannot carry into the flags.
+  std::atomic<std::uint32_t> strong;
+  // Weak references plus one held collectively by all strong references, as in libstdc++'s
+  // shared_ptr: whoever drops it to zero frees the block.
+  std::atomic<std::uint32_t> weak;
+  const TypeInfo* type;
+
+  static constexpr std::uint32_t kCountMask = (1u << 30) - 1;
+  static constexpr std::uint32_t kFinalized = 1u << 30;
+  static constexpr std::uint32_t kCondemned = 1u << 31;
+
+  std::uint32_t strong_count() const { return strong.load(std::memory_order_relaxed) & kCountMask; }
+  void* value() { return reinterpret_cast<char*>(this) + type->value_offset; }
+  const void* value() const { return reinterpret_cast<const char*>(this) + type->value_offset; }
+  GcLinks* links() { return reinterpret_cast<GcLinks*>(this) - 1; }
+  static ObjectHeader* from_links(GcLinks* l) { return reinterpret_cast<ObjectHeader*>(l + 1); }
+};
+static_assert(sizeof(ObjectHeader) == 16, "the header must stay two words");
+static_assert(sizeof(GcLinks) == 16);
+
+// Reference-count operations. The fast paths are inline; the slow paths live in the library.
+inline void incref(ObjectHeader* h) { h->strong.fetch_add(1, std::memory_order_relaxed); }
+
+void destroy(ObjectHeader* h) noexcept;  // strong count reached zero
+void free_block(ObjectHeader* h) noexcept;
+
+inline void decref(ObjectHeader* h) noexcept {
+  // acq_rel: the thread that destroys must see every write made through the other references.
+  if (((h->strong.fetch_sub(1, std::memory_order_acq_rel) & ObjectHeader::kCountMask)) == 1) {
+    destroy(h);
+  }
+}
+
+inline void weak_incref(ObjectHeader* h) { h->weak.fetch_add(1, std::memory_order_relaxed); }
+inline void weak_decref(ObjectHeader* h) noexcept {
+  if (h->weak.fetch_sub(1, std::memory_order_acq_rel) == 1) free_block(h);
+}
+
+// Takes a strong reference unless the object is dead or condemned (Weak::lock, get_objects).
+inline bool try_incref(ObjectHeader* h) {
+  std::uint32_t s = h->strong.load(std::memory_order_relaxed);
+  do {
+    if ((s & ObjectHeader::kCountMask) == 0 || (s & ObjectHeader::kCondemned)) return false;
+  } while (!h->strong.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
+                                            std::memory_order_relaxed));
+  return true;
+}
+
+// Registers a freshly constructed tracked object with the collector (may trigger a collection).
+void track(ObjectHeader* h);
+
+}  // namespace detail
+}  // namespace cyclegc

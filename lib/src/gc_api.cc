@@ -1,0 +1,310 @@
+// The public gc-module functions: argument checking, locking, and introspection over the
+// generation lists. The collection itself is in collector.cc.
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "cyclegc/gc.h"
+#include "gc_state.h"
+
+namespace cyclegc {
+namespace detail {
+
+GcState::GcState() {
+  constexpr long kDefaultThresholds[kNumGenerations] = {700, 10, 10};
+  for (int i = 0; i < kNumGenerations; ++i) {
+    list_init(&generations[i].head);
+    generations[i].threshold = kDefaultThresholds[i];
+    generations[i].count = 0;
+  }
+  list_init(&permanent);
+}
+
+GcState& state() {
+  static GcState* s = new GcState();
+  return *s;
+}
+
+namespace {
+
+void check_generation(const char* function, int generation) {
+  if (generation < 0 || generation >= kNumGenerations) {
+    throw std::invalid_argument(absl::StrCat(function, ": generation must be in [0, ",
+                                             kNumGenerations - 1, "], got ", generation));
+  }
+}
+
+// A reference for introspection: refuses objects whose count already reached zero (another
+// thread is destroying them), but not condemned ones, which may have been resurrected.
+bool incref_if_alive(ObjectHeader* h) {
+  std::uint32_t s = h->strong.load(std::memory_order_relaxed);
+  do {
+    if ((s & ObjectHeader::kCountMask) == 0) return false;
+  } while (!h->strong.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
+                                            std::memory_order_relaxed));
+  return true;
+}
+
+void append_objects(const GcLinks* list, std::vector<AnyRef>& out) {
+  for (GcLinks* l = list->next; l != list; l = l->next) {
+    ObjectHeader* h = ObjectHeader::from_links(l);
+    if (incref_if_alive(h)) out.push_back(AnyRef::adopt(h));
+  }
+}
+
+template <class F>
+class EdgeCollector final : public Visitor {
+ public:
+  explicit EdgeCollector(F f) : f_(std::move(f)) {}
+
+ private:
+  void visit(const char* label, std::size_t index, Slot& slot) override {
+    if (ObjectHeader* r = slot.load(std::memory_order_relaxed)) f_(label, index, r);
+  }
+  F f_;
+};
+
+template <class F>
+void for_each_edge(ObjectHeader* h, F f) {
+  if (!h->type->tracked()) return;
+  EdgeCollector visitor(std::move(f));
+  h->type->trace(h->value(), visitor);
+}
+
+}  // namespace
+}  // namespace detail
+
+using detail::GcState;
+using detail::state;
+
+std::size_t collect(int generation) {
+  detail::check_generation("collect", generation);
+  GcState& s = state();
+  {
+    absl::MutexLock lock(&s.mu);
+    if (s.collecting) return 0;
+    s.collecting = true;
+  }
+  std::size_t n = detail::collect_with_callback(generation);
+  absl::MutexLock lock(&s.mu);
+  s.collecting = false;
+  return n;
+}
+
+void enable() {
+  absl::MutexLock lock(&state().mu);
+  state().enabled = true;
+}
+void disable() {
+  absl::MutexLock lock(&state().mu);
+  state().enabled = false;
+}
+bool is_enabled() {
+  absl::MutexLock lock(&state().mu);
+  return state().enabled;
+}
+
+void set_debug(int flags) {
+  absl::MutexLock lock(&state().mu);
+  state().debug = flags;
+}
+int get_debug() {
+  absl::MutexLock lock(&state().mu);
+  return state().debug;
+}
+
+std::array<long, kNumGenerations> get_threshold() {
+  GcState& s = state();
+  absl::MutexLock lock(&s.mu);
+  return {s.generations[0].threshold, s.generations[1].threshold, s.generations[2].threshold};
+}
+
+void set_threshold(long threshold0, std::optional<long> threshold1,
+                   std::optional<long> threshold2) {
+  const std::optional<long> values[] = {threshold0, threshold1, threshold2};
+  for (int i = 0; i < kNumGenerations; ++i) {
+    if (values[i] && *values[i] < 0) {
+      throw std::invalid_argument(absl::StrCat("set_threshold: threshold", i,
+                                               " must be >= 0 (0 disables), got ", *values[i]));
+    }
+  }
+  GcState& s = state();
+  absl::MutexLock lock(&s.mu);
+  for (int i = 0; i < kNumGenerations; ++i) {
+    if (values[i]) s.generations[i].threshold = *values[i];
+  }
+}
+
+std::array<long, kNumGenerations> get_count() {
+  GcState& s = state();
+  absl::MutexLock lock(&s.mu);
+  return {s.generations[0].count, s.generations[1].count, s.generations[2].count};
+}
+
+void set_finalizer_policy(FinalizerPolicy policy) {
+  absl::MutexLock lock(&state().mu);
+  state().policy = policy;
+}
+FinalizerPolicy get_finalizer_policy() {
+  absl::MutexLock lock(&state().mu);
+  return state().policy;
+}
+
+std::size_t GarbageList::size() const {
+  absl::MutexLock lock(&state().mu);
+  return state().garbage.size();
+}
+std::vector<AnyRef> GarbageList::items() const {
+  absl::MutexLock lock(&state().mu);
+  return state().garbage;
+}
+AnyRef GarbageList::operator[](std::size_t index) const {
+  absl::MutexLock lock(&state().mu);
+  auto& g = state().garbage;
+  if (index >= g.size()) {
+    throw std::out_of_range(
+        absl::StrCat("garbage()[", index, "]: index out of range [0, ", g.size(), ")"));
+  }
+  return g[index];
+}
+// Entries are released after the lock is dropped: releasing one may run destructors.
+void GarbageList::clear() {
+  std::vector<AnyRef> released;  // declared first: destroyed after the lock is dropped
+  absl::MutexLock lock(&state().mu);
+  released.swap(state().garbage);
+}
+bool GarbageList::remove(const AnyRef& object) {
+  AnyRef released;
+  {
+    absl::MutexLock lock(&state().mu);
+    auto& g = state().garbage;
+    auto it = std::find(g.begin(), g.end(), object);
+    if (it == g.end()) return false;
+    released = std::move(*it);
+    g.erase(it);
+  }
+  return true;
+}
+void GarbageList::erase(std::size_t index) {
+  AnyRef released;
+  absl::MutexLock lock(&state().mu);
+  auto& g = state().garbage;
+  if (index >= g.size()) {
+    throw std::out_of_range(
+        absl::StrCat("garbage().erase(", index, "): index out of range [0, ", g.size(), ")"));
+  }
+  released = std::move(g[index]);
+  g.erase(g.begin() + static_cast<std::ptrdiff_t>(index));
+}
+GarbageList& garbage() {
+  static GarbageList list;
+  return list;
+}
+
+std::vector<AnyRef> get_objects(std::optional<int> generation) {
+  if (generation) detail::check_generation("get_objects", *generation);
+  GcState& s = state();
+  std::vector<AnyRef> out;
+  absl::MutexLock lock(&s.mu);
+  for (int i = 0; i < kNumGenerations; ++i) {
+    if (!generation || *generation == i) detail::append_objects(&s.generations[i].head, out);
+  }
+  return out;
+}
+
+std::vector<AnyRef> get_referrers(const AnyRef& object) {
+  std::vector<AnyRef> out;
+  if (!object) return out;
+  GcState& s = state();
+  absl::MutexLock lock(&s.mu);
+  auto scan = [&](const detail::GcLinks* list) {
+    for (detail::GcLinks* l = list->next; l != list; l = l->next) {
+      detail::ObjectHeader* h = detail::ObjectHeader::from_links(l);
+      bool refers = false;
+      detail::for_each_edge(h, [&](const char*, std::size_t, detail::ObjectHeader* r) {
+        refers |= r == object.header();
+      });
+      if (refers && detail::incref_if_alive(h)) out.push_back(AnyRef::adopt(h));
+    }
+  };
+  for (auto& g : s.generations) scan(&g.head);
+  scan(&s.permanent);
+  return out;
+}
+
+std::vector<Edge> get_referent_edges(const AnyRef& object) {
+  std::vector<Edge> out;
+  if (!object) return out;
+  detail::for_each_edge(
+      object.header(), [&](const char* label, std::size_t index, detail::ObjectHeader* r) {
+        detail::incref(r);
+        out.push_back(
+            {index == Visitor::kNoIndex ? std::string(label) : absl::StrCat(label, "[", index, "]"),
+             AnyRef::adopt(r)});
+      });
+  return out;
+}
+
+std::vector<AnyRef> get_referents(const AnyRef& object) {
+  std::vector<AnyRef> out;
+  for (auto& e : get_referent_edges(object)) out.push_back(std::move(e.target));
+  return out;
+}
+
+bool is_tracked(const AnyRef& object) { return object && object.header()->type->tracked(); }
+
+bool is_finalized(const AnyRef& object) {
+  return object && (object.header()->strong.load(std::memory_order_acquire) &
+                    detail::ObjectHeader::kFinalized);
+}
+
+std::uint32_t refcount(const AnyRef& object) {
+  return object ? object.header()->strong_count() : 0;
+}
+
+std::array<GenerationStats, kNumGenerations> get_stats() {
+  absl::MutexLock lock(&state().mu);
+  return state().stats;
+}
+
+CallbackId add_callback(Callback callback) {
+  GcState& s = state();
+  absl::MutexLock lock(&s.mu);
+  CallbackId id = s.next_callback_id++;
+  s.callbacks.emplace_back(id, std::move(callback));
+  return id;
+}
+
+bool remove_callback(CallbackId id) {
+  Callback released;
+  GcState& s = state();
+  absl::MutexLock lock(&s.mu);
+  for (auto it = s.callbacks.begin(); it != s.callbacks.end(); ++it) {
+    if (it->first == id) {
+      released = std::move(it->second);
+      s.callbacks.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void freeze() {
+  GcState& s = state();
+  absl::MutexLock lock(&s.mu);
+  for (auto& g : s.generations) detail::list_merge(&g.head, &s.permanent);
+}
+
+void unfreeze() {
+  GcState& s = state();
+  absl::MutexLock lock(&s.mu);
+  detail::list_merge(&s.permanent, &s.generations[kNumGenerations - 1].head);
+}
+
+std::size_t get_freeze_count() {
+  absl::MutexLock lock(&state().mu);
+  return detail::list_size(&state().permanent);
+}
+
+}  // namespace cyclegc

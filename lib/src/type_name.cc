@@ -1,0 +1,41 @@
+// Human-readable type names and object reprs for debug output, reports and AnyRef.
+#include <cxxabi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "cyclegc/any_ref.h"
+#include "gc_state.h"
+
+namespace cyclegc::detail {
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> name(
+      abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(mangled);
+}
+
+// Called once per type from TypeInfoFor<T>::get(); the names live as long as the process.
+const char* intern_type_name(const std::type_info& ti) {
+  return (new std::string(demangle(ti.name())))->c_str();
+}
+
+std::string debug_repr(const ObjectHeader* h) {
+  char address[32];
+  std::snprintf(address, sizeof address, "%p", h->value());
+  return std::string("<") + h->type->name + " " + address + ">";
+}
+
+}  // namespace cyclegc::detail
+
+namespace cyclegc {
+
+std::string AnyRef::repr() const {
+  if (!h_) return "nullptr";
+  return h_->type->repr ? h_->type->repr(h_->value()) : detail::debug_repr(h_);
+}
+
+}  // namespace cyclegc

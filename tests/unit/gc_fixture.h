@@ -1,0 +1,55 @@
+// Shared test types and a fixture that gives each test a clean collector: the collector is
+// process-wide, so every test starts from a full collection with default settings.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "cyclegc/cyclegc.h"
+
+namespace cyclegc::testing {
+
+// A graph node like the seed articles' Graph: a name, a `next` edge and a printable form.
+struct Node {
+  static inline std::atomic<int> live{0};
+  std::string name;
+  Ref<Node> next;
+  explicit Node(std::string n = "") : name(std::move(n)) { ++live; }
+  ~Node() { --live; }
+  void trace(Visitor& v) const { v("next", next); }
+  std::string repr() const { return "Node(" + name + ")"; }
+};
+
+// A node with any number of children, for containers and fan-out.
+struct Tree {
+  static inline std::atomic<int> live{0};
+  std::vector<Ref<Tree>> kids;
+  Ref<Tree> parent;
+  Tree() { ++live; }
+  ~Tree() { --live; }
+  void trace(Visitor& v) const {
+    v("parent", parent);
+    v("kids", kids);
+  }
+};
+
+class GcTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reset(); }
+  void TearDown() override { Reset(); }
+  static void Reset() {
+    set_debug(0);
+    set_finalizer_policy(FinalizerPolicy::kPep442);
+    set_threshold(700, 10, 10);
+    enable();
+    unfreeze();
+    garbage().clear();
+    collect();
+    garbage().clear();
+  }
+};
+
+}  // namespace cyclegc::testing
