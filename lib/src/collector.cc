@@ -36,11 +36,11 @@
 // mutate) is the subject of its own design, in the background collector's source.
 #include <chrono>
 #include <cstdio>
-#include <exception>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "cyclegc/gc.h"
+#include "finalizer.h"
 #include "gc_list.h"
 #include "gc_state.h"
 
@@ -170,37 +170,25 @@ void clear_weakrefs(GcLinks* unreachable) {
   }
 }
 
-void run_finalizer(ObjectHeader* h) noexcept {
-  try {
-    h->type->finalize(h->value());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "Exception ignored in finalizer of %s: %s\n", debug_repr(h).c_str(),
-                 e.what());
-  } catch (...) {
-    std::fprintf(stderr, "Exception ignored in finalizer of %s: unknown exception\n",
-                 debug_repr(h).c_str());
-  }
-}
-
 // Calls each finalizer once. The object is moved to `seen` first and held by a reference while
 // its finalizer runs, so objects the finalizer frees can unlink themselves from either list.
-void finalize_garbage(GcState& s, GcLinks* unreachable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+// Called with s.mu held; releases it around each finalizer.
+void finalize_garbage(GcState& s, GcLinks* unreachable) {
   GcLinks seen;
   list_init(&seen);
   while (!list_empty(unreachable)) {
     GcLinks* l = unreachable->next;
     list_move(l, &seen);
     ObjectHeader* h = ObjectHeader::from_links(l);
-    if (!h->type->finalize) continue;
-    if (h->strong.fetch_or(ObjectHeader::kFinalized, std::memory_order_acq_rel) &
-        ObjectHeader::kFinalized) {
+    if (!h->type->finalize ||
+        (h->strong.load(std::memory_order_acquire) & ObjectHeader::kFinalized)) {
       continue;
     }
     incref(h);
-    s.mu.Unlock();
-    run_finalizer(h);
+    s.mu.unlock();
+    finalize_once(h);
     decref(h);
-    s.mu.Lock();
+    s.mu.lock();
   }
   list_merge(&seen, unreachable);
 }
@@ -227,9 +215,9 @@ class ClearingVisitor final : public Visitor {
 
 // Clears the Ref fields of every garbage object, then lets refcounting free them. Each object
 // is held by one collector reference until every field is cleared, so no destructor runs while
-// another garbage object still points at its object.
-void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+// another garbage object still points at its object. Called with s.mu held; releases it while
+// clearing and freeing.
+void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old) {
   std::vector<ObjectHeader*> doomed;
   for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
     ObjectHeader* h = ObjectHeader::from_links(l);
@@ -241,18 +229,17 @@ void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old)
     list_merge(garbage, old);
     return;
   }
-  s.mu.Unlock();
+  s.mu.unlock();
   ClearingVisitor clearer;
   for (ObjectHeader* h : doomed) trace(h, clearer);
   for (ObjectHeader* r : clearer.dropped) decref(r);
   for (ObjectHeader* h : doomed) decref(h);
-  s.mu.Lock();
+  s.mu.lock();
   // Anything still here was kept alive by a destructor: it lives on in the old generation.
   list_merge(garbage, old);
 }
 
-std::size_t handle_legacy_finalizers(GcState& s, GcLinks* finalizers, GcLinks* old)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+std::size_t handle_legacy_finalizers(GcState& s, GcLinks* finalizers, GcLinks* old) {
   std::size_t n = 0;
   for (GcLinks* l = finalizers->next; l != finalizers; l = l->next) {
     ++n;
@@ -271,7 +258,7 @@ struct Result {
   std::size_t uncollectable = 0;
 };
 
-Result collect_main(GcState& s, int generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+Result collect_main(GcState& s, int generation) {
   const auto start = std::chrono::steady_clock::now();
   auto& gens = s.generations;
   if (s.debug & DEBUG_STATS) {
@@ -333,11 +320,10 @@ Result collect_main(GcState& s, int generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.
   return r;
 }
 
-void invoke_callbacks(GcState& s, Phase phase, const CollectionInfo& info)
-    ABSL_LOCKS_EXCLUDED(s.mu) {
+void invoke_callbacks(GcState& s, Phase phase, const CollectionInfo& info) {
   std::vector<Callback> callbacks;
   {
-    absl::MutexLock lock(&s.mu);
+    std::lock_guard lock(s.mu);
     for (auto& [id, cb] : s.callbacks) callbacks.push_back(cb);
   }
   for (auto& cb : callbacks) {
@@ -359,7 +345,7 @@ std::size_t collect_with_callback(int generation) {
   invoke_callbacks(s, Phase::kStart, {generation, 0, 0});
   Result r;
   {
-    absl::MutexLock lock(&s.mu);
+    std::lock_guard lock(s.mu);
     r = collect_main(s, generation);
   }
   invoke_callbacks(s, Phase::kStop, {generation, r.collected, r.uncollectable});
@@ -370,7 +356,7 @@ void collect_generations() {
   GcState& s = state();
   int generation = -1;
   {
-    absl::MutexLock lock(&s.mu);
+    std::lock_guard lock(s.mu);
     if (s.collecting || !s.enabled) return;
     for (int i = kNumGenerations - 1; i >= 0; --i) {
       if (s.generations[i].count <= s.generations[i].threshold) continue;
@@ -382,7 +368,7 @@ void collect_generations() {
     s.collecting = true;
   }
   collect_with_callback(generation);
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   s.collecting = false;
 }
 

@@ -82,41 +82,41 @@ std::size_t collect(int generation) {
   detail::check_generation("collect", generation);
   GcState& s = state();
   {
-    absl::MutexLock lock(&s.mu);
+    std::lock_guard lock(s.mu);
     if (s.collecting) return 0;
     s.collecting = true;
   }
   std::size_t n = detail::collect_with_callback(generation);
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   s.collecting = false;
   return n;
 }
 
 void enable() {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   state().enabled = true;
 }
 void disable() {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   state().enabled = false;
 }
 bool is_enabled() {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   return state().enabled;
 }
 
 void set_debug(int flags) {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   state().debug = flags;
 }
 int get_debug() {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   return state().debug;
 }
 
 std::array<long, kNumGenerations> get_threshold() {
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   return {s.generations[0].threshold, s.generations[1].threshold, s.generations[2].threshold};
 }
 
@@ -130,7 +130,7 @@ void set_threshold(long threshold0, std::optional<long> threshold1,
     }
   }
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   for (int i = 0; i < kNumGenerations; ++i) {
     if (values[i]) s.generations[i].threshold = *values[i];
   }
@@ -138,29 +138,29 @@ void set_threshold(long threshold0, std::optional<long> threshold1,
 
 std::array<long, kNumGenerations> get_count() {
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   return {s.generations[0].count, s.generations[1].count, s.generations[2].count};
 }
 
 void set_finalizer_policy(FinalizerPolicy policy) {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   state().policy = policy;
 }
 FinalizerPolicy get_finalizer_policy() {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   return state().policy;
 }
 
 std::size_t GarbageList::size() const {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   return state().garbage.size();
 }
 std::vector<AnyRef> GarbageList::items() const {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   return state().garbage;
 }
 AnyRef GarbageList::operator[](std::size_t index) const {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   auto& g = state().garbage;
   if (index >= g.size()) {
     throw std::out_of_range(
@@ -171,13 +171,13 @@ AnyRef GarbageList::operator[](std::size_t index) const {
 // Entries are released after the lock is dropped: releasing one may run destructors.
 void GarbageList::clear() {
   std::vector<AnyRef> released;  // declared first: destroyed after the lock is dropped
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   released.swap(state().garbage);
 }
 bool GarbageList::remove(const AnyRef& object) {
   AnyRef released;
   {
-    absl::MutexLock lock(&state().mu);
+    std::lock_guard lock(state().mu);
     auto& g = state().garbage;
     auto it = std::find(g.begin(), g.end(), object);
     if (it == g.end()) return false;
@@ -188,7 +188,7 @@ bool GarbageList::remove(const AnyRef& object) {
 }
 void GarbageList::erase(std::size_t index) {
   AnyRef released;
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   auto& g = state().garbage;
   if (index >= g.size()) {
     throw std::out_of_range(
@@ -206,7 +206,7 @@ std::vector<AnyRef> get_objects(std::optional<int> generation) {
   if (generation) detail::check_generation("get_objects", *generation);
   GcState& s = state();
   std::vector<AnyRef> out;
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   for (int i = 0; i < kNumGenerations; ++i) {
     if (!generation || *generation == i) detail::append_objects(&s.generations[i].head, out);
   }
@@ -217,7 +217,7 @@ std::vector<AnyRef> get_referrers(const AnyRef& object) {
   std::vector<AnyRef> out;
   if (!object) return out;
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   auto scan = [&](const detail::GcLinks* list) {
     for (detail::GcLinks* l = list->next; l != list; l = l->next) {
       detail::ObjectHeader* h = detail::ObjectHeader::from_links(l);
@@ -264,13 +264,13 @@ std::uint32_t refcount(const AnyRef& object) {
 }
 
 std::array<GenerationStats, kNumGenerations> get_stats() {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   return state().stats;
 }
 
 CallbackId add_callback(Callback callback) {
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   CallbackId id = s.next_callback_id++;
   s.callbacks.emplace_back(id, std::move(callback));
   return id;
@@ -279,7 +279,7 @@ CallbackId add_callback(Callback callback) {
 bool remove_callback(CallbackId id) {
   Callback released;
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   for (auto it = s.callbacks.begin(); it != s.callbacks.end(); ++it) {
     if (it->first == id) {
       released = std::move(it->second);
@@ -292,18 +292,18 @@ bool remove_callback(CallbackId id) {
 
 void freeze() {
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   for (auto& g : s.generations) detail::list_merge(&g.head, &s.permanent);
 }
 
 void unfreeze() {
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   detail::list_merge(&s.permanent, &s.generations[kNumGenerations - 1].head);
 }
 
 std::size_t get_freeze_count() {
-  absl::MutexLock lock(&state().mu);
+  std::lock_guard lock(state().mu);
   return detail::list_size(&state().permanent);
 }
 

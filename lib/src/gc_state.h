@@ -6,10 +6,10 @@
 
 #include <array>
 #include <cstddef>
+#include <mutex>
 #include <utility>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "cyclegc/gc.h"
 #include "cyclegc/object_header.h"
 #include "gc_list.h"
@@ -25,21 +25,24 @@ struct Generation {
 struct GcState {
   GcState();
 
-  absl::Mutex mu;
-  std::array<Generation, kNumGenerations> generations ABSL_GUARDED_BY(mu);
-  GcLinks permanent ABSL_GUARDED_BY(mu);
-  bool enabled ABSL_GUARDED_BY(mu) = true;
-  bool collecting ABSL_GUARDED_BY(mu) = false;
-  int debug ABSL_GUARDED_BY(mu) = 0;
-  FinalizerPolicy policy ABSL_GUARDED_BY(mu) = FinalizerPolicy::kPep442;
+  // Guards every field below. A std::mutex rather than absl::Mutex: the Debian abseil build is
+  // not ThreadSanitizer-instrumented, so TSan cannot see its happens-before edges and would
+  // report the guarded accesses as races; pthread mutexes are intercepted by TSan.
+  std::mutex mu;
+  std::array<Generation, kNumGenerations> generations;
+  GcLinks permanent;
+  bool enabled = true;
+  bool collecting = false;
+  int debug = 0;
+  FinalizerPolicy policy = FinalizerPolicy::kPep442;
   // CPython's guard against quadratic full collections: objects that survived a generation-1
   // collection since the last full one, and the size of generation 2 after it.
-  std::size_t long_lived_pending ABSL_GUARDED_BY(mu) = 0;
-  std::size_t long_lived_total ABSL_GUARDED_BY(mu) = 0;
-  std::array<GenerationStats, kNumGenerations> stats ABSL_GUARDED_BY(mu);
-  std::vector<AnyRef> garbage ABSL_GUARDED_BY(mu);
-  std::vector<std::pair<CallbackId, Callback>> callbacks ABSL_GUARDED_BY(mu);
-  CallbackId next_callback_id ABSL_GUARDED_BY(mu) = 1;
+  std::size_t long_lived_pending = 0;
+  std::size_t long_lived_total = 0;
+  std::array<GenerationStats, kNumGenerations> stats;
+  std::vector<AnyRef> garbage;
+  std::vector<std::pair<CallbackId, Callback>> callbacks;
+  CallbackId next_callback_id = 1;
 };
 
 // Never destroyed: objects may be freed by static destructors after every other static is gone.

@@ -1,5 +1,6 @@
 // Birth and death of managed objects: block allocation, registration with the collector, and
-// destruction when the strong count reaches zero.
+// destruction when the strong count reaches zero (finalizer, destructor, then the block once
+// no weak reference remains).
 //
 // Destruction is where refcounting recurses: ~Node releases node.next, whose count reaches zero,
 // whose destructor releases its next, and so on, one C++ frame per node. Like CPython's
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cyclegc/make.h"
+#include "finalizer.h"
 #include "gc_state.h"
 
 namespace cyclegc::detail {
@@ -25,13 +27,16 @@ bool over_aligned(const TypeInfo& info) {
 
 void untrack(ObjectHeader* h) {
   GcState& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   list_remove(h->links());
   auto& g0 = s.generations[0];
   if (g0.count > 0) --g0.count;
 }
 
+// The finalizer runs first, while the object is still whole and still tracked (the collector
+// treats a tracked object whose count is zero as being destroyed and leaves it alone).
 void destroy_now(ObjectHeader* h) noexcept {
+  finalize_once(h);
   if (h->type->tracked()) untrack(h);
   h->type->destroy(h->value());
   weak_decref(h);  // the reference all strong references held together
@@ -78,7 +83,7 @@ void track(ObjectHeader* h) {
   GcState& s = state();
   bool over_threshold;
   {
-    absl::MutexLock lock(&s.mu);
+    std::lock_guard lock(s.mu);
     list_append(h->links(), &s.generations[0].head);
     auto& g0 = s.generations[0];
     ++g0.count;

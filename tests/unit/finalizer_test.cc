@@ -64,10 +64,20 @@ TEST_F(FinalizerFixture, FinalizersRunOnceAndCycleIsFreed) {
   EXPECT_EQ(Finalizing::live, 0);
 }
 
-TEST_F(FinalizerFixture, StandaloneObjectIsNotFinalizedByRefcounting) {
-  // finalize() is the collector's hook; refcounting runs only the destructor.
+TEST_F(FinalizerFixture, RefcountDeathRunsTheFinalizerOnce) {
+  // As Python's __del__: the finalizer runs whichever way the object dies, exactly once.
   { auto a = make<Finalizing>("alone"); }
-  EXPECT_EQ(Finalizing::finalized, 0);
+  EXPECT_EQ(Finalizing::finalized, 1);
+  EXPECT_EQ(Finalizing::live, 0);
+}
+
+TEST_F(FinalizerFixture, FinalizerThrowingOnRefcountDeathIsReported) {
+  ::testing::internal::CaptureStderr();
+  {
+    auto a = make<Finalizing>("alone");
+    a->on_finalize = [](Finalizing&) { throw std::runtime_error("bad cleanup"); };
+  }
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(), HasSubstr(": bad cleanup"));
   EXPECT_EQ(Finalizing::live, 0);
 }
 
@@ -188,10 +198,11 @@ TEST_F(FinalizerFixture, LegacyPolicyLeavesFinalizerCyclesInGarbage) {
   auto stats = get_stats()[2];
   EXPECT_GE(stats.uncollectable, 2u);
 
-  // Break the cycle, drop garbage(): refcounting frees both (destructors, no finalizers).
+  // Break the cycle, drop garbage(): refcounting frees both, running their finalizers.
   garbage()[0].as<Finalizing>()->next = nullptr;
   garbage().clear();
   EXPECT_EQ(Finalizing::live, 0);
+  EXPECT_EQ(Finalizing::finalized, 2);
   EXPECT_EQ(collect(), 0u);
 }
 

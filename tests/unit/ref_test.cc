@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include <string>
-#include <thread>
 
 #include "gc_fixture.h"
 
@@ -123,22 +122,6 @@ TEST_F(RefTest, DestroyingTenMillionChainDoesNotRecurse) {
     EXPECT_EQ(Node::live, kLength);
   }
   EXPECT_EQ(Node::live, 0);
-}
-
-TEST_F(RefTest, ConcurrentCopiesOfOneObjectKeepExactCount) {
-  auto shared = make<Node>("shared");
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([shared] {
-      for (int i = 0; i < 100'000; ++i) {
-        Ref<Node> copy = shared;
-        Weak<Node> w = copy;
-        EXPECT_TRUE(w.lock());
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(shared.use_count(), 1u);
 }
 
 }  // namespace
