@@ -4,7 +4,6 @@
 
 #include "graph.h"
 
-
 inline void build_debug_graphs(bool announce) {
   auto create = [announce](auto node) {
     if (announce) {
@@ -42,4 +41,3 @@ inline void collect_and_report_retained(int flags) {
   }
   cyclegc::set_debug(0);
 }
-

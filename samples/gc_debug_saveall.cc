@@ -4,5 +4,5 @@
 
 int main() {
   collect_and_report_retained(cyclegc::DEBUG_COLLECTABLE | cyclegc::DEBUG_UNCOLLECTABLE |
-                                       cyclegc::DEBUG_SAVEALL);
+                              cyclegc::DEBUG_SAVEALL);
 }

@@ -12,7 +12,6 @@
 
 #include "cyclegc/cyclegc.h"
 
-
 template <class Self>
 struct GraphBase {
   std::string name;
@@ -67,4 +66,3 @@ inline bool legacy_requested(int argc, char** argv) {
   }
   return false;
 }
-

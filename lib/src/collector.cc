@@ -90,7 +90,8 @@ void subtract_refs(GcLinks* young) {
   }
 }
 
-void move_unreachable(GcLinks* young, GcLinks* unreachable) {
+// Returns how many objects moved to `unreachable`.
+std::size_t move_unreachable(GcLinks* young, GcLinks* unreachable) {
   std::vector<GcLinks*> stack;
   auto mark = [&stack](GcLinks* l) {
     l->prev |= kReachable;
@@ -110,25 +111,29 @@ void move_unreachable(GcLinks* young, GcLinks* unreachable) {
   // Split the list by the kReachable bit, walking `next` only, then restore every `prev`.
   GcLinks* kept = young;
   GcLinks* lost = list_prev(unreachable);
+  std::size_t lost_count = 0;
   for (GcLinks* l = young->next; l != young;) {
     GcLinks* next = l->next;
-    GcLinks*& tail = (l->prev & kReachable) ? kept : lost;
+    const bool reachable = l->prev & kReachable;
+    GcLinks*& tail = reachable ? kept : lost;
     tail->next = l;
     tail = l;
+    lost_count += !reachable;
     l = next;
   }
   kept->next = young;
   lost->next = unreachable;
   list_relink(young);
   list_relink(unreachable);
+  return lost_count;
 }
 
 // Trial deletion over one list: afterwards `list` holds what is reachable from outside it and
-// `unreachable` the rest.
-void split_unreachable(GcLinks* list, GcLinks* unreachable) {
+// `unreachable` the rest. Returns the size of the unreachable part.
+std::size_t split_unreachable(GcLinks* list, GcLinks* unreachable) {
   update_refs(list);
   subtract_refs(list);
-  move_unreachable(list, unreachable);
+  return move_unreachable(list, unreachable);
 }
 
 void move_legacy_finalizers(GcLinks* unreachable, GcLinks* finalizers) {
@@ -172,8 +177,9 @@ void clear_weakrefs(GcLinks* unreachable) {
 
 // Calls each finalizer once. The object is moved to `seen` first and held by a reference while
 // its finalizer runs, so objects the finalizer frees can unlink themselves from either list.
-// Called with s.mu held; releases it around each finalizer.
-void finalize_garbage(GcState& s, GcLinks* unreachable) {
+// Called with s.mu held; releases it around each finalizer. Returns whether any finalizer ran.
+bool finalize_garbage(GcState& s, GcLinks* unreachable) {
+  bool ran = false;
   GcLinks seen;
   list_init(&seen);
   while (!list_empty(unreachable)) {
@@ -186,17 +192,23 @@ void finalize_garbage(GcState& s, GcLinks* unreachable) {
     }
     incref(h);
     s.mu.unlock();
-    finalize_once(h);
+    ran |= finalize_once(h);
     decref(h);
     s.mu.lock();
   }
   list_merge(&seen, unreachable);
+  return ran;
 }
 
 // What a finalizer made reachable again survives, with everything it reaches. Returns how many
-// objects were resurrected.
-std::size_t handle_resurrected_objects(GcLinks* unreachable, GcLinks* still_unreachable,
-                                       GcLinks* old) {
+// objects were resurrected. Without a finalizer having run, no user code ran since the analysis
+// and nothing can have been resurrected, so the second trial deletion is skipped.
+std::size_t handle_resurrected_objects(bool finalizers_ran, GcLinks* unreachable,
+                                       GcLinks* still_unreachable, GcLinks* old) {
+  if (!finalizers_ran) {
+    list_merge(unreachable, still_unreachable);
+    return 0;
+  }
   split_unreachable(unreachable, still_unreachable);
   std::size_t resurrected = list_size(unreachable);
   list_merge(unreachable, old);
@@ -280,7 +292,7 @@ Result collect_main(GcState& s, int generation) {
   list_init(&finalizers);
   list_init(&garbage);
 
-  split_unreachable(young, &unreachable);
+  const std::size_t found = split_unreachable(young, &unreachable);
   if (young != old) {
     if (generation == kNumGenerations - 2) s.long_lived_pending += list_size(young);
     list_merge(young, old);
@@ -295,10 +307,10 @@ Result collect_main(GcState& s, int generation) {
   if (s.debug & DEBUG_COLLECTABLE) debug_objects("collectable", &unreachable);
   // Objects that finalizers free count as collected; objects they resurrect do not.
   Result r;
-  r.collected = list_size(&unreachable);
+  r.collected = found - list_size(&finalizers);
   clear_weakrefs(&unreachable);
-  finalize_garbage(s, &unreachable);
-  r.collected -= handle_resurrected_objects(&unreachable, &garbage, old);
+  const bool finalizers_ran = finalize_garbage(s, &unreachable);
+  r.collected -= handle_resurrected_objects(finalizers_ran, &unreachable, &garbage, old);
   delete_garbage(s, &garbage, old);
   if (s.debug & DEBUG_UNCOLLECTABLE) debug_objects("uncollectable", &finalizers);
   r.uncollectable = handle_legacy_finalizers(s, &finalizers, old);

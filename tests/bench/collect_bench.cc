@@ -41,12 +41,15 @@ void BM_CollectCyclesAndLiveChain(benchmark::State& state) {
     head = nullptr;  // freed by refcounting, outside the timed region
     state.ResumeTiming();
   }
-  state.counters["ns_per_obj_2N"] = benchmark::Counter(
-      static_cast<double>(2 * n), benchmark::Counter::kIsIterationInvariantRate |
-                                      benchmark::Counter::kInvert);
+  state.counters["ns_per_obj_2N"] =
+      benchmark::Counter(static_cast<double>(2 * n), benchmark::Counter::kIsIterationInvariantRate |
+                                                         benchmark::Counter::kInvert);
   cyclegc::enable();
 }
-BENCHMARK(BM_CollectCyclesAndLiveChain)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CollectCyclesAndLiveChain)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Unit(benchmark::kMillisecond);
 
 // libstdc++ skips atomic refcounts until a second thread exists; start one so the baseline is
 // the cost a multithreaded program pays.

@@ -67,9 +67,10 @@ TEST(Samples, Collect) {
 }
 
 TEST(Samples, CollectWithFinalizerPep442) {
-  EXPECT_THAT(run_ok("gc_collect_with_finalizer").output,
-              HasSubstr("Collecting...\nGraph(one).finalize()\nGraph(two).finalize()\n"
-                        "Graph(three).finalize()\nUnreachable objects: 3\nRemaining Garbage: []\n"));
+  EXPECT_THAT(
+      run_ok("gc_collect_with_finalizer").output,
+      HasSubstr("Collecting...\nGraph(one).finalize()\nGraph(two).finalize()\n"
+                "Graph(three).finalize()\nUnreachable objects: 3\nRemaining Garbage: []\n"));
 }
 
 TEST(Samples, CollectWithFinalizerLegacy) {
