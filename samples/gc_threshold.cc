@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     threshold = 5;
   }
 
+  // Collections on the allocating thread, as in CPython, so they show up between the objects.
+  cyclegc::set_background(false);
   cyclegc::set_debug(cyclegc::DEBUG_STATS);
   cyclegc::set_threshold(threshold, 1, 1);
   auto [t0, t1, t2] = cyclegc::get_threshold();

@@ -1,163 +1,343 @@
-// The cycle collector: CPython's gcmodule.c algorithm, one phase per function, in the order
-// collect_main() runs them.
+// The cycle collector: CPython's gcmodule.c algorithm, made safe to run while application threads
+// keep copying, moving and dropping references. One phase per function, in the order
+// collect_main() runs them:
 //
-// Refcounting already frees every object whose count reaches zero, so garbage that survives is
-// garbage held only by references from other garbage. Trial deletion finds it:
-//
-//   update_refs         gc_refs := strong count, for each object of the generations collected
-//   subtract_refs       gc_refs -= 1 for every reference from another object being collected;
-//                       what is left counts references from outside (stack, globals, older
-//                       generations, untracked objects)
-//   move_unreachable    objects with gc_refs > 0, and everything they reach, are reachable; the
-//                       rest move to `unreachable`
-//   (promotion)         survivors move to the next generation
+//   detach_generations  the generations collected become a private list; new objects go to a
+//                       fresh generation 0
+//   begin_collecting    threads start reporting touches; wait for a grace period
+//   pin_candidates      take a reference to each candidate (so none is destroyed while the
+//                       collection reads it), record its count as gc_refs, clear its dirty bit
+//   subtract_refs       gc_refs -= 1 for each reference from another candidate; each edge
+//                       between candidates is recorded once, so every later phase reasons
+//                       about the same edges
+//   move_unreachable    candidates with gc_refs > 0, and all they reach, are reachable
+//   promote_survivors   reachable candidates move to the next generation
+//   await_quiescence    every operation that started during the analysis has finished
+//   validate_unreachable  each unreachable candidate is marked tentative (Weak::lock refuses
+//                       it); any that was touched since it was pinned is live after all, with
+//                       everything it reaches; the rest is garbage
 //   move_legacy_finalizers   legacy policy only: objects with finalizers, and all they reach,
 //                       become uncollectable
-//   clear_weakrefs      every unreachable object is condemned: Weak::lock() now fails
-//   finalize_garbage    finalize() runs once per object (PEP 442), the lock released
-//   handle_resurrected  trial deletion again over `unreachable`: what a finalizer made
-//                       reachable from outside survives, with everything it reaches
-//   delete_garbage      each garbage object's Ref fields are cleared; refcounting then frees
-//                       the objects (the collector holds one reference to each until all are
-//                       cleared, so no object is freed while another still points at it)
-//   handle_legacy_finalizers  uncollectable objects go to garbage()
+//   condemn             garbage is condemned: weak references read empty from now on
+//   finalize_garbage    finalize() runs once per object (PEP 442)
+//   handle_resurrected  trial deletion again: what a finalizer made reachable survives
+//   delete_garbage      each garbage object's Ref fields are cleared, then the collector drops
+//                       its references and refcounting frees the objects
+//   end_collecting      blocks freed during the collection are released
 //
-// Every traversal is iterative (an explicit stack), so graph depth never grows the C++ stack.
-// During the analysis phases an object's GcLinks::prev word holds its gc_refs and scratch flags,
-// as in CPython; the lists are relinked before any user code runs.
+// Why no live object is freed. Call an object "touched" if, after it was pinned, any thread
+// created, dropped or moved a strong reference to it, or upgraded a weak one. Every such
+// operation runs inside an OpScope and, once begin_collecting() has returned, sets the object's
+// kDirty bit (mutator.h); begin_collecting()'s grace period guarantees that no operation which
+// missed the announcement is still running when pinning starts, and await_quiescence() that
+// every operation started before validation has finished and is visible. Let G be the objects
+// that validation declares garbage: each was untouched from its pinning until validation marked
+// it tentative. While an object is untouched, the set of references to it is frozen — none is
+// created, destroyed or moved — so its pinned count was exact and the references subtract_refs
+// found were really there; since its count equals the references found inside the candidates,
+// every reference to it lies in a candidate's field. A reference to a member of G from a
+// candidate outside G would have made validation mark it live (validation closes liveness over
+// the recorded edges), so in the interval after the last pin and before the first tentative
+// mark, every reference to a member of G lay in a member of G. Nothing outside G referred to G:
+// it was unreachable. From then on no new reference can appear: copying or moving needs an
+// existing reference, which only G holds, and Weak::lock() fails on tentative and condemned
+// objects (an upgrade that succeeded before the tentative mark touched the object, and
+// validation saw it). Hence G stays unreachable, and freeing it is safe. The contract this
+// relies on, the one std::shared_ptr users already follow: a raw pointer or C++ reference to a
+// managed object is used only while the object is reachable from a Ref the program holds.
 //
-// Threads: the state mutex is held during analysis and released around all user code
-// (finalizers, destructors, callbacks), because freeing a tracked object takes the mutex to
-// unlink it. An object whose count is already zero is being destroyed by another thread, which
-// waits on the mutex to unlink it; it is kept reachable and never traced, so its referents
-// survive this round. The analysis itself assumes the traced fields of the objects being
-// collected do not change while it runs: that holds for collections run by the application at
-// a quiet point. The background collector (collect on its own thread while other threads
-// mutate) is the subject of its own design, in the background collector's source.
+// Why no freed memory is read. Candidates are pinned, so no thread destroys one during the
+// collection. The collector also reads the header of any object a candidate's field points to;
+// such an object may be freed concurrently, so while a collection runs, freed blocks are retired
+// instead of returned to the allocator (the decision, too, sits inside an OpScope covered by the
+// grace period). Plain standard containers are not read at all while another thread may be
+// mutating them (visitor.h); Guarded<T> makes them traceable.
+//
+// Every traversal is iterative, so graph depth never grows the C++ stack.
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "cyclegc/gc.h"
+#include "cyclegc/testing_hooks.h"
 #include "finalizer.h"
 #include "gc_list.h"
 #include "gc_state.h"
+#include "mutator_registry.h"
 
 namespace cyclegc::detail {
 namespace {
 
-// Scratch bits in GcLinks::prev during analysis. User-space pointers never set bits 61-63, so a
-// referent whose prev has kCollecting set is being collected; anything else is outside.
+std::atomic<testing::CollectorHook> g_hook{nullptr};
+void call_hook(testing::HookPoint point, ObjectHeader* h) {
+  if (auto hook = g_hook.load(std::memory_order_acquire)) hook(point, h->value());
+}
+
+// GcLinks::prev of a candidate while the collection owns it: flags, its index in the analysis
+// (which locates its recorded edges), and gc_refs. User-space pointers never set bits 61-63, so an
+// object whose prev has kCollecting set is a candidate; any other object is outside the collection.
 constexpr std::uintptr_t kCollecting = std::uintptr_t{1} << 63;
 constexpr std::uintptr_t kReachable = std::uintptr_t{1} << 62;
-constexpr std::uintptr_t kNoTrace = std::uintptr_t{1} << 61;
+constexpr std::uintptr_t kRoot = std::uintptr_t{1} << 61;
+constexpr int kIndexShift = 32;
+constexpr std::uintptr_t kIndexMask = ((std::uintptr_t{1} << 29) - 1) << kIndexShift;
 constexpr std::uintptr_t kRefsMask = 0xffffffff;
 
-template <class F>
-class EdgeVisitor final : public Visitor {
+std::size_t index_of(const GcLinks* l) { return (prev_word(l) & kIndexMask) >> kIndexShift; }
+bool is_candidate(ObjectHeader* r) {
+  return r->type->tracked() && (prev_word(r->links()) & kCollecting);
+}
+void trace(ObjectHeader* h, Visitor& v) { h->type->trace(h->value(), v); }
+void set_flag(GcLinks* l, std::uintptr_t flag) { set_prev_word(l, prev_word(l) | flag); }
+
+// The state of one trial deletion: the edges between candidates, as each candidate's range in
+// one array, and the candidates found reachable and unreachable.
+struct Analysis {
+  bool concurrent = false;
+  std::vector<ObjectHeader*> edges;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;  // by candidate index
+  std::vector<GcLinks*> unreachable;
+  std::vector<ObjectHeader*> reachable;
+};
+
+class RecordingVisitor final : public Visitor {
  public:
-  explicit EdgeVisitor(F f) : f_(std::move(f)) {}
+  RecordingVisitor(Analysis& a) : a_(a) { concurrent_ = a.concurrent; }
+  // Traces one candidate; returns false when part of it could not be read.
+  bool record(ObjectHeader* h) {
+    untraceable_ = false;
+    trace(h, *this);
+    return !untraceable_;
+  }
 
  private:
   void visit(const char*, std::size_t, Slot& slot) override {
-    if (ObjectHeader* r = slot.load(std::memory_order_relaxed)) f_(r);
+    ObjectHeader* r = slot.load(std::memory_order_relaxed);
+    if (!r || !is_candidate(r)) return;
+    GcLinks* l = r->links();
+    if (prev_word(l) & kRefsMask) set_prev_word(l, prev_word(l) - 1);
+    a_.edges.push_back(r);
   }
-  F f_;
+  Analysis& a_;
 };
 
-void trace(ObjectHeader* h, Visitor& v) { h->type->trace(h->value(), v); }
-
-GcLinks* collecting_links(ObjectHeader* r) {
-  if (!r->type->tracked()) return nullptr;
-  GcLinks* l = r->links();
-  return (l->prev & kCollecting) ? l : nullptr;
-}
-
-void update_refs(GcLinks* young) {
-  for (GcLinks* l = young->next; l != young; l = l->next) {
-    std::uint32_t count = ObjectHeader::from_links(l)->strong_count();
-    l->prev = kCollecting | (count == 0 ? (kNoTrace | 1) : count);
+// The list the collection owns: the generations collected, merged.
+void detach_generations(GcState& s, int generation, GcLinks* young) {
+  auto& gens = s.generations;
+  if (generation + 1 < kNumGenerations) gens[generation + 1].count += 1;
+  for (int i = 0; i <= generation; ++i) {
+    gens[i].count = 0;
+    list_merge(&gens[i].head, young);
   }
 }
 
-void subtract_refs(GcLinks* young) {
-  EdgeVisitor visitor([](ObjectHeader* r) {
-    if (GcLinks* l = collecting_links(r); l && (l->prev & kRefsMask) > 0) --l->prev;
-  });
-  for (GcLinks* l = young->next; l != young; l = l->next) {
-    if (!(l->prev & kNoTrace)) trace(ObjectHeader::from_links(l), visitor);
+// Pins every candidate and records gc_refs. A candidate whose count is already zero is being
+// destroyed by another thread; it goes back to `old`, where that thread will unlink it. The
+// list is walked in short batches under the lock, because such a thread may be unlinking a
+// candidate that has not been reached yet; `cursor` is always a pinned node, which nobody else
+// unlinks.
+void pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
+  constexpr int kBatch = 1024;
+  GcLinks* cursor = young;
+  for (;;) {
+    std::lock_guard lock(s.mu);
+    for (int n = 0; n < kBatch; ++n) {
+      GcLinks* l = cursor->next;
+      if (l == young) return;
+      ObjectHeader* h = ObjectHeader::from_links(l);
+      std::uint32_t word = h->strong.load(std::memory_order_relaxed);
+      bool pinned = false;
+      while ((word & ObjectHeader::kCountMask) != 0) {
+        if (h->strong.compare_exchange_weak(word, (word + 1) & ~ObjectHeader::kDirty,
+                                            std::memory_order_acquire, std::memory_order_relaxed)) {
+          pinned = true;
+          break;
+        }
+      }
+      if (!pinned) {
+        list_move(l, old);
+        continue;
+      }
+      set_prev_word(l, kCollecting | (word & ObjectHeader::kCountMask));
+      cursor = l;
+    }
   }
 }
 
-// Returns how many objects moved to `unreachable`.
-std::size_t move_unreachable(GcLinks* young, GcLinks* unreachable) {
-  std::vector<GcLinks*> stack;
-  auto mark = [&stack](GcLinks* l) {
-    l->prev |= kReachable;
-    stack.push_back(l);
-  };
-  for (GcLinks* l = young->next; l != young; l = l->next) {
-    if ((l->prev & kRefsMask) > 0) mark(l);
+// Records gc_refs (the count minus the collector's pin) for candidates already pinned, and
+// clears their dirty bits: the start of a second trial deletion (after finalizers).
+void update_refs_pinned(GcLinks* list) {
+  for (GcLinks* l = list->next; l != list; l = l->next) {
+    ObjectHeader* h = ObjectHeader::from_links(l);
+    std::uint32_t word = h->strong.fetch_and(~ObjectHeader::kDirty, std::memory_order_acquire);
+    set_prev_word(l, kCollecting | ((word & ObjectHeader::kCountMask) - 1));
   }
-  EdgeVisitor visitor([&mark](ObjectHeader* r) {
-    if (GcLinks* l = collecting_links(r); l && !(l->prev & kReachable)) mark(l);
-  });
+}
+
+void subtract_refs(GcLinks* list, Analysis& a) {
+  RecordingVisitor visitor(a);
+  for (GcLinks* l = list->next; l != list; l = l->next) {
+    const auto begin = static_cast<std::uint32_t>(a.edges.size());
+    set_prev_word(l, (prev_word(l) & ~kIndexMask) | (a.ranges.size() << kIndexShift));
+    // An object that could not be read completely keeps everything alive this round: it is a
+    // root, and the references it holds that were not seen were not subtracted.
+    if (!visitor.record(ObjectHeader::from_links(l))) set_flag(l, kRoot);
+    a.ranges.emplace_back(begin, static_cast<std::uint32_t>(a.edges.size()));
+    call_hook(testing::HookPoint::kTraced, ObjectHeader::from_links(l));
+  }
+}
+
+// Marks everything reachable from the objects on `stack` over the recorded edges. Only objects
+// that still hold their scratch word (kCollecting) are marked: the others have left the
+// analysis (survivors already relinked into a generation).
+void mark_reachable_from(std::vector<GcLinks*>& stack, const Analysis& a) {
   while (!stack.empty()) {
     GcLinks* l = stack.back();
     stack.pop_back();
-    if (!(l->prev & kNoTrace)) trace(ObjectHeader::from_links(l), visitor);
+    auto [begin, end] = a.ranges[index_of(l)];
+    for (std::size_t i = begin; i < end; ++i) {
+      GcLinks* target = a.edges[i]->links();
+      const std::uintptr_t w = prev_word(target);
+      if ((w & kCollecting) && !(w & kReachable)) {
+        set_flag(target, kReachable);
+        stack.push_back(target);
+      }
+    }
   }
-  // Split the list by the kReachable bit, walking `next` only, then restore every `prev`.
-  GcLinks* kept = young;
-  GcLinks* lost = list_prev(unreachable);
-  std::size_t lost_count = 0;
-  for (GcLinks* l = young->next; l != young;) {
-    GcLinks* next = l->next;
-    const bool reachable = l->prev & kReachable;
-    GcLinks*& tail = reachable ? kept : lost;
-    tail->next = l;
-    tail = l;
-    lost_count += !reachable;
-    l = next;
+}
+
+// Splits `list` by reachability: the reachable objects stay (relinked, listed in
+// a.reachable); the others are listed in a.unreachable, still holding their scratch words.
+void move_unreachable(GcLinks* list, Analysis& a) {
+  std::vector<GcLinks*> stack;
+  for (GcLinks* l = list->next; l != list; l = l->next) {
+    if ((prev_word(l) & kRefsMask) > 0 || (prev_word(l) & kRoot)) {
+      set_flag(l, kReachable);
+      stack.push_back(l);
+    }
   }
-  kept->next = young;
-  lost->next = unreachable;
+  mark_reachable_from(stack, a);
+  GcLinks* kept = list;
+  for (GcLinks* l = list->next; l != list; l = l->next) {
+    if (prev_word(l) & kReachable) {
+      kept->next = l;
+      kept = l;
+      a.reachable.push_back(ObjectHeader::from_links(l));
+    } else {
+      a.unreachable.push_back(l);
+    }
+  }
+  kept->next = list;  // the reachable objects only; relinked by promote_survivors()
+}
+
+// Drops the collector's pins. Runs without the lock: a pin may be the last reference.
+void release_pins(const std::vector<ObjectHeader*>& objects) {
+  for (ObjectHeader* h : objects) decref(h);
+}
+
+void promote_survivors(GcState& s, int generation, GcLinks* young, GcLinks* old, Analysis& a) {
   list_relink(young);
-  list_relink(unreachable);
-  return lost_count;
+  {
+    std::lock_guard lock(s.mu);
+    const std::size_t survivors = a.reachable.size();
+    if (young != old) {
+      if (generation == kNumGenerations - 2) s.long_lived_pending += survivors;
+      list_merge(young, old);
+    } else {
+      s.long_lived_pending = 0;
+      s.long_lived_total = survivors;
+      list_merge(young, &s.generations[kNumGenerations - 1].head);
+    }
+  }
+  release_pins(a.reachable);
+  a.reachable.clear();
 }
 
-// Trial deletion over one list: afterwards `list` holds what is reachable from outside it and
-// `unreachable` the rest. Returns the size of the unreachable part.
-std::size_t split_unreachable(GcLinks* list, GcLinks* unreachable) {
-  update_refs(list);
-  subtract_refs(list);
-  return move_unreachable(list, unreachable);
+// Decides which unreachable candidates are garbage (see the argument at the top). Live ones go
+// to `old`; garbage is returned as a list in `garbage`. Call after await_quiescence(). Returns
+// how many were found live.
+std::size_t validate_unreachable(GcState& s, Analysis& a, GcLinks* garbage, GcLinks* old,
+                                 bool mark_tentative) {
+  std::vector<GcLinks*> stack;
+  for (GcLinks* l : a.unreachable) {
+    ObjectHeader* h = ObjectHeader::from_links(l);
+    std::uint32_t word =
+        mark_tentative ? h->strong.fetch_or(ObjectHeader::kTentative, std::memory_order_acq_rel)
+                       : h->strong.load(std::memory_order_acquire);
+    if ((word & ObjectHeader::kDirty) && !(prev_word(l) & kReachable)) {
+      set_flag(l, kReachable);
+      stack.push_back(l);
+    }
+  }
+  mark_reachable_from(stack, a);
+  std::vector<ObjectHeader*> live;
+  list_init(garbage);
+  GcLinks revived;
+  list_init(&revived);
+  for (GcLinks* l : a.unreachable) {
+    ObjectHeader* h = ObjectHeader::from_links(l);
+    if (prev_word(l) & kReachable) {
+      if (mark_tentative) h->strong.fetch_and(~ObjectHeader::kTentative, std::memory_order_release);
+      call_hook(testing::HookPoint::kRevived, h);
+      live.push_back(h);
+      list_append(l, &revived);
+    } else {
+      list_append(l, garbage);
+    }
+  }
+  if (!live.empty()) {
+    {
+      std::lock_guard lock(s.mu);
+      list_merge(&revived, old);
+    }
+    release_pins(live);
+  }
+  return live.size();
 }
 
-void move_legacy_finalizers(GcLinks* unreachable, GcLinks* finalizers) {
-  for (GcLinks* l = unreachable->next; l != unreachable;) {
+void move_legacy_finalizers(GcLinks* garbage, GcLinks* finalizers) {
+  for (GcLinks* l = garbage->next; l != garbage;) {
     GcLinks* next = l->next;
     if (ObjectHeader::from_links(l)->type->finalize) list_move(l, finalizers);
     l = next;
   }
-}
-
-// Everything reachable from an uncollectable object is uncollectable too.
-void move_legacy_finalizer_reachable(GcLinks* unreachable, GcLinks* finalizers) {
+  // Everything reachable from an uncollectable object is uncollectable too. Garbage is
+  // unreachable, so nothing mutates it and it can be traced without the concurrent rules.
   absl::flat_hash_set<GcLinks*> rest;
-  for (GcLinks* l = unreachable->next; l != unreachable; l = l->next) rest.insert(l);
-  EdgeVisitor visitor([&](ObjectHeader* r) {
-    if (!r->type->tracked()) return;
-    if (auto it = rest.find(r->links()); it != rest.end()) {
-      list_move(*it, finalizers);
-      rest.erase(it);
+  for (GcLinks* l = garbage->next; l != garbage; l = l->next) rest.insert(l);
+  class Mover final : public Visitor {
+   public:
+    Mover(absl::flat_hash_set<GcLinks*>& rest, GcLinks* to) : rest_(rest), to_(to) {}
+
+   private:
+    void visit(const char*, std::size_t, Slot& slot) override {
+      ObjectHeader* r = slot.load(std::memory_order_relaxed);
+      if (!r->type->tracked()) return;
+      if (auto it = rest_.find(r->links()); it != rest_.end()) {
+        list_move(*it, to_);
+        rest_.erase(it);
+      }
     }
-  });
+    absl::flat_hash_set<GcLinks*>& rest_;
+    GcLinks* to_;
+  } mover(rest, finalizers);
   // The list grows while it is walked; the walk reaches the appended objects too.
   for (GcLinks* l = finalizers->next; l != finalizers; l = l->next) {
-    trace(ObjectHeader::from_links(l), visitor);
+    trace(ObjectHeader::from_links(l), mover);
+  }
+  for (GcLinks* l = finalizers->next; l != finalizers; l = l->next) {
+    ObjectHeader::from_links(l)->strong.fetch_and(~ObjectHeader::kTentative,
+                                                  std::memory_order_release);
+  }
+}
+
+void condemn(GcLinks* garbage) {
+  for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
+    auto& strong = ObjectHeader::from_links(l)->strong;
+    strong.fetch_or(ObjectHeader::kCondemned, std::memory_order_release);
+    strong.fetch_and(~ObjectHeader::kTentative, std::memory_order_release);
   }
 }
 
@@ -168,51 +348,29 @@ void debug_objects(const char* what, const GcLinks* list) {
   }
 }
 
-void clear_weakrefs(GcLinks* unreachable) {
-  for (GcLinks* l = unreachable->next; l != unreachable; l = l->next) {
-    ObjectHeader::from_links(l)->strong.fetch_or(ObjectHeader::kCondemned,
-                                                 std::memory_order_release);
-  }
-}
-
-// Calls each finalizer once. The object is moved to `seen` first and held by a reference while
-// its finalizer runs, so objects the finalizer frees can unlink themselves from either list.
-// Called with s.mu held; releases it around each finalizer. Returns whether any finalizer ran.
-bool finalize_garbage(GcState& s, GcLinks* unreachable) {
+// Calls each finalizer once. The garbage is pinned, so objects a finalizer lets go of are not
+// destroyed under it. Returns whether any finalizer ran.
+bool finalize_garbage(GcLinks* garbage) {
   bool ran = false;
-  GcLinks seen;
-  list_init(&seen);
-  while (!list_empty(unreachable)) {
-    GcLinks* l = unreachable->next;
-    list_move(l, &seen);
-    ObjectHeader* h = ObjectHeader::from_links(l);
-    if (!h->type->finalize ||
-        (h->strong.load(std::memory_order_acquire) & ObjectHeader::kFinalized)) {
-      continue;
-    }
-    incref(h);
-    s.mu.unlock();
-    ran |= finalize_once(h);
-    decref(h);
-    s.mu.lock();
-  }
-  list_merge(&seen, unreachable);
+  for (GcLinks* l = garbage->next; l != garbage; l = l->next)
+    ran |= finalize_once(ObjectHeader::from_links(l));
   return ran;
 }
 
-// What a finalizer made reachable again survives, with everything it reaches. Returns how many
-// objects were resurrected. Without a finalizer having run, no user code ran since the analysis
-// and nothing can have been resurrected, so the second trial deletion is skipped.
-std::size_t handle_resurrected_objects(bool finalizers_ran, GcLinks* unreachable,
-                                       GcLinks* still_unreachable, GcLinks* old) {
-  if (!finalizers_ran) {
-    list_merge(unreachable, still_unreachable);
-    return 0;
-  }
-  split_unreachable(unreachable, still_unreachable);
-  std::size_t resurrected = list_size(unreachable);
-  list_merge(unreachable, old);
-  return resurrected;
+// Trial deletion over the garbage once more: an object a finalizer stored a reference to is
+// reachable from outside, and survives with everything it reaches. The same protocol as the
+// first analysis applies, because resurrected objects may already be in other threads' hands.
+// Returns how many objects were resurrected.
+std::size_t handle_resurrected_objects(GcState& s, GcLinks* garbage, GcLinks* old) {
+  Analysis a;
+  a.concurrent = other_mutators() > 0;
+  update_refs_pinned(garbage);
+  subtract_refs(garbage, a);
+  move_unreachable(garbage, a);
+  const std::size_t reachable = a.reachable.size();
+  promote_survivors(s, 0, garbage, old, a);  // what a finalizer made reachable from outside
+  await_quiescence();
+  return reachable + validate_unreachable(s, a, garbage, old, /*mark_tentative=*/false);
 }
 
 class ClearingVisitor final : public Visitor {
@@ -225,43 +383,47 @@ class ClearingVisitor final : public Visitor {
   }
 };
 
-// Clears the Ref fields of every garbage object, then lets refcounting free them. Each object
-// is held by one collector reference until every field is cleared, so no destructor runs while
-// another garbage object still points at its object. Called with s.mu held; releases it while
-// clearing and freeing.
-void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old) {
+// Clears the Ref fields of every garbage object, then drops the collector's pins so that
+// refcounting frees them. Each object stays pinned until every field is cleared, so no
+// destructor runs while another garbage object still points at its object.
+void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old, bool save_all) {
   std::vector<ObjectHeader*> doomed;
   for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
-    ObjectHeader* h = ObjectHeader::from_links(l);
-    incref(h);
-    doomed.push_back(h);
+    doomed.push_back(ObjectHeader::from_links(l));
   }
-  if (s.debug & DEBUG_SAVEALL) {
-    for (ObjectHeader* h : doomed) s.garbage.push_back(AnyRef::adopt(h));
+  if (save_all) {
+    std::lock_guard lock(s.mu);
+    for (ObjectHeader* h : doomed) s.garbage.push_back(AnyRef::adopt(h));  // the pins move
     list_merge(garbage, old);
     return;
   }
-  s.mu.unlock();
   ClearingVisitor clearer;
   for (ObjectHeader* h : doomed) trace(h, clearer);
-  for (ObjectHeader* r : clearer.dropped) decref(r);
-  for (ObjectHeader* h : doomed) decref(h);
-  s.mu.lock();
+  release_pins(clearer.dropped);
+  release_pins(doomed);
   // Anything still here was kept alive by a destructor: it lives on in the old generation.
+  std::lock_guard lock(s.mu);
   list_merge(garbage, old);
 }
 
-std::size_t handle_legacy_finalizers(GcState& s, GcLinks* finalizers, GcLinks* old) {
+// Uncollectable objects with finalizers go to garbage(), which takes over the collector's pin;
+// the others are kept alive by them. Returns how many objects were uncollectable.
+std::size_t handle_legacy_finalizers(GcState& s, GcLinks* finalizers, GcLinks* old, bool save_all) {
+  std::vector<ObjectHeader*> pins;
   std::size_t n = 0;
-  for (GcLinks* l = finalizers->next; l != finalizers; l = l->next) {
-    ++n;
-    ObjectHeader* h = ObjectHeader::from_links(l);
-    if ((s.debug & DEBUG_SAVEALL) || h->type->finalize) {
-      incref(h);
-      s.garbage.push_back(AnyRef::adopt(h));
+  {
+    std::lock_guard lock(s.mu);
+    for (GcLinks* l = finalizers->next; l != finalizers; l = l->next, ++n) {
+      ObjectHeader* h = ObjectHeader::from_links(l);
+      if (save_all || h->type->finalize) {
+        s.garbage.push_back(AnyRef::adopt(h));
+      } else {
+        pins.push_back(h);
+      }
     }
+    list_merge(finalizers, old);
   }
-  list_merge(finalizers, old);
+  release_pins(pins);
   return n;
 }
 
@@ -270,65 +432,71 @@ struct Result {
   std::size_t uncollectable = 0;
 };
 
-Result collect_main(GcState& s, int generation) {
-  const auto start = std::chrono::steady_clock::now();
-  auto& gens = s.generations;
-  if (s.debug & DEBUG_STATS) {
-    std::fprintf(stderr,
-                 "gc: collecting generation %d...\n"
-                 "gc: objects in each generation: %zu %zu %zu\n"
-                 "gc: objects in permanent generation: %zu\n",
-                 generation, list_size(&gens[0].head), list_size(&gens[1].head),
-                 list_size(&gens[2].head), list_size(&s.permanent));
-  }
-  if (generation + 1 < kNumGenerations) gens[generation + 1].count += 1;
-  for (int i = 0; i <= generation; ++i) gens[i].count = 0;
-  for (int i = 0; i < generation; ++i) list_merge(&gens[i].head, &gens[generation].head);
+// What happens to garbage after it is condemned: user code (finalizers and destructors) runs
+// here, on the calling thread or on the finalizer executor.
+void finish_garbage(GcState& s, GcLinks* garbage, GcLinks* old, int debug, Result& r) {
+  if (debug & DEBUG_COLLECTABLE) debug_objects("collectable", garbage);
+  if (finalize_garbage(garbage)) r.collected -= handle_resurrected_objects(s, garbage, old);
+  delete_garbage(s, garbage, old, debug & DEBUG_SAVEALL);
+}
 
-  GcLinks* young = &gens[generation].head;
-  GcLinks* old = generation + 1 < kNumGenerations ? &gens[generation + 1].head : young;
-  GcLinks unreachable, finalizers, garbage;
-  list_init(&unreachable);
+thread_local bool t_in_collection = false;
+
+Result collect_main(GcState& s, int generation, bool on_collector_thread) {
+  GcLinks young, garbage, finalizers;
+  list_init(&young);
   list_init(&finalizers);
-  list_init(&garbage);
-
-  const std::size_t found = split_unreachable(young, &unreachable);
-  if (young != old) {
-    if (generation == kNumGenerations - 2) s.long_lived_pending += list_size(young);
-    list_merge(young, old);
-  } else {
-    s.long_lived_pending = 0;
-    s.long_lived_total = list_size(young);
-  }
-  if (s.policy == FinalizerPolicy::kLegacy) {
-    move_legacy_finalizers(&unreachable, &finalizers);
-    move_legacy_finalizer_reachable(&unreachable, &finalizers);
-  }
-  if (s.debug & DEBUG_COLLECTABLE) debug_objects("collectable", &unreachable);
-  // Objects that finalizers free count as collected; objects they resurrect do not.
-  Result r;
-  r.collected = found - list_size(&finalizers);
-  clear_weakrefs(&unreachable);
-  const bool finalizers_ran = finalize_garbage(s, &unreachable);
-  r.collected -= handle_resurrected_objects(finalizers_ran, &unreachable, &garbage, old);
-  delete_garbage(s, &garbage, old);
-  if (s.debug & DEBUG_UNCOLLECTABLE) debug_objects("uncollectable", &finalizers);
-  r.uncollectable = handle_legacy_finalizers(s, &finalizers, old);
-
-  auto& stats = s.stats[generation];
-  ++stats.collections;
-  stats.collected += r.collected;
-  stats.uncollectable += r.uncollectable;
-  if (s.debug & DEBUG_STATS) {
-    double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (r.collected + r.uncollectable == 0) {
-      std::fprintf(stderr, "gc: done, %.4fs elapsed\n", elapsed);
-    } else {
-      std::fprintf(stderr, "gc: done, %zu unreachable, %zu uncollectable, %.4fs elapsed\n",
-                   r.collected + r.uncollectable, r.uncollectable, elapsed);
+  GcLinks* old;
+  int debug;
+  FinalizerPolicy policy;
+  FinalizerExecutor executor;
+  {
+    std::lock_guard lock(s.mu);
+    debug = s.debug;
+    policy = s.policy;
+    if (on_collector_thread) executor = s.finalizer_executor;
+    if (debug & DEBUG_STATS) {
+      auto& gens = s.generations;
+      std::fprintf(stderr,
+                   "gc: collecting generation %d...\n"
+                   "gc: objects in each generation: %zu %zu %zu\n"
+                   "gc: objects in permanent generation: %zu\n",
+                   generation, list_size(&gens[0].head), list_size(&gens[1].head),
+                   list_size(&gens[2].head), list_size(&s.permanent));
     }
+    detach_generations(s, generation, &young);
+    old = &s.generations[std::min(generation + 1, kNumGenerations - 1)].head;
   }
+
+  begin_collecting();
+  Analysis a;
+  a.concurrent = other_mutators() > 0;
+  pin_candidates(s, &young, old);
+  subtract_refs(&young, a);
+  move_unreachable(&young, a);
+  promote_survivors(s, generation, &young, old, a);
+  await_quiescence();
+  validate_unreachable(s, a, &garbage, old, /*mark_tentative=*/true);
+
+  if (policy == FinalizerPolicy::kLegacy) move_legacy_finalizers(&garbage, &finalizers);
+  condemn(&garbage);
+  Result r;
+  r.collected = list_size(&garbage);
+  if (executor) {
+    std::promise<void> done;
+    executor([&] {
+      t_in_collection = true;  // collect() from a finalizer here is re-entrant, not a wait
+      finish_garbage(s, &garbage, old, debug, r);
+      t_in_collection = false;
+      done.set_value();
+    });
+    done.get_future().wait();
+  } else {
+    finish_garbage(s, &garbage, old, debug, r);
+  }
+  if (debug & DEBUG_UNCOLLECTABLE) debug_objects("uncollectable", &finalizers);
+  r.uncollectable = handle_legacy_finalizers(s, &finalizers, old, debug & DEBUG_SAVEALL);
+  end_collecting();
   return r;
 }
 
@@ -349,39 +517,73 @@ void invoke_callbacks(GcState& s, Phase phase, const CollectionInfo& info) {
   }
 }
 
+thread_local bool t_is_collector_thread = false;
+
 }  // namespace
 
-// The caller has set s.collecting; it is cleared by the caller too.
-std::size_t collect_with_callback(int generation) {
+void mark_collector_thread() {
+  t_is_collector_thread = true;
+  set_collector_thread_is_current();
+}
+
+std::size_t run_collection(int generation, Trigger trigger) {
   GcState& s = state();
-  invoke_callbacks(s, Phase::kStart, {generation, 0, 0});
-  Result r;
+  if (t_in_collection) return 0;
+  {
+    std::unique_lock lock(s.mu);
+    if (s.collecting && trigger != Trigger::kExplicit && trigger != Trigger::kExit) return 0;
+    s.collection_done.wait(lock, [&s] { return !s.collecting; });
+    s.collecting = true;
+  }
+  t_in_collection = true;
+  s.bytes_since_collection.store(0, std::memory_order_relaxed);
+  const auto start = std::chrono::steady_clock::now();
+  invoke_callbacks(s, Phase::kStart, {generation, 0, 0, trigger});
+  Result r = collect_main(s, generation, t_is_collector_thread);
   {
     std::lock_guard lock(s.mu);
-    r = collect_main(s, generation);
+    auto& stats = s.stats[generation];
+    ++stats.collections;
+    stats.collected += r.collected;
+    stats.uncollectable += r.uncollectable;
+    ++stats.by_trigger[static_cast<int>(trigger)];
+    if (s.debug & DEBUG_STATS) {
+      double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (r.collected + r.uncollectable == 0) {
+        std::fprintf(stderr, "gc: done, %.4fs elapsed\n", elapsed);
+      } else {
+        std::fprintf(stderr, "gc: done, %zu unreachable, %zu uncollectable, %.4fs elapsed\n",
+                     r.collected + r.uncollectable, r.uncollectable, elapsed);
+      }
+    }
   }
-  invoke_callbacks(s, Phase::kStop, {generation, r.collected, r.uncollectable});
+  invoke_callbacks(s, Phase::kStop, {generation, r.collected, r.uncollectable, trigger});
+  t_in_collection = false;
+  {
+    std::lock_guard lock(s.mu);
+    s.collecting = false;
+  }
+  s.collection_done.notify_all();
   return r.collected + r.uncollectable;
 }
 
-void collect_generations() {
+int generation_over_threshold() {
   GcState& s = state();
-  int generation = -1;
-  {
-    std::lock_guard lock(s.mu);
-    if (s.collecting || !s.enabled) return;
-    for (int i = kNumGenerations - 1; i >= 0; --i) {
-      if (s.generations[i].count <= s.generations[i].threshold) continue;
-      if (i == kNumGenerations - 1 && s.long_lived_pending < s.long_lived_total / 4) continue;
-      generation = i;
-      break;
-    }
-    if (generation < 0) return;
-    s.collecting = true;
-  }
-  collect_with_callback(generation);
   std::lock_guard lock(s.mu);
-  s.collecting = false;
+  if (s.collecting || !s.enabled) return -1;
+  for (int i = kNumGenerations - 1; i >= 0; --i) {
+    if (s.generations[i].count <= s.generations[i].threshold) continue;
+    if (i == kNumGenerations - 1 && s.long_lived_pending < s.long_lived_total / 4) continue;
+    return i;
+  }
+  return -1;
 }
 
 }  // namespace cyclegc::detail
+
+namespace cyclegc::testing {
+void set_collector_hook(CollectorHook hook) {
+  detail::g_hook.store(hook, std::memory_order_release);
+}
+}  // namespace cyclegc::testing

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cyclegc/gc.h"
+#include "cyclegc/mutator.h"
 #include "gc_state.h"
 
 namespace cyclegc {
@@ -36,12 +37,16 @@ void check_generation(const char* function, int generation) {
 }
 
 // A reference for introspection: refuses objects whose count already reached zero (another
-// thread is destroying them), but not condemned ones, which may have been resurrected.
+// thread is destroying them), but not condemned ones, which may have been resurrected. It is a
+// new reference like any other, so it is reported to a running collection.
 bool incref_if_alive(ObjectHeader* h) {
+  OpScope scope;
+  const std::uint32_t dirty =
+      g_collecting.load(std::memory_order_relaxed) != 0 ? ObjectHeader::kDirty : 0;
   std::uint32_t s = h->strong.load(std::memory_order_relaxed);
   do {
     if ((s & ObjectHeader::kCountMask) == 0) return false;
-  } while (!h->strong.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
+  } while (!h->strong.compare_exchange_weak(s, (s + 1) | dirty, std::memory_order_acquire,
                                             std::memory_order_relaxed));
   return true;
 }
@@ -80,16 +85,37 @@ using detail::state;
 
 std::size_t collect(int generation) {
   detail::check_generation("collect", generation);
-  GcState& s = state();
-  {
-    std::lock_guard lock(s.mu);
-    if (s.collecting) return 0;
-    s.collecting = true;
+  return detail::run_collection(generation, Trigger::kExplicit);
+}
+
+const char* trigger_name(Trigger trigger) {
+  switch (trigger) {
+    case Trigger::kExplicit:
+      return "explicit";
+    case Trigger::kThreshold:
+      return "threshold";
+    case Trigger::kBytes:
+      return "bytes";
+    case Trigger::kInterval:
+      return "interval";
+    case Trigger::kRequest:
+      return "request";
+    case Trigger::kExit:
+      return "exit";
   }
-  std::size_t n = detail::collect_with_callback(generation);
-  std::lock_guard lock(s.mu);
-  s.collecting = false;
-  return n;
+  return "unknown";
+}
+
+void set_background(bool enabled) { state().background.store(enabled); }
+bool is_background() { return state().background.load(); }
+
+void set_bytes_threshold(std::size_t bytes) { state().bytes_threshold.store(bytes); }
+std::size_t get_bytes_threshold() { return state().bytes_threshold.load(); }
+
+void set_finalizer_executor(FinalizerExecutor executor) {
+  FinalizerExecutor released;  // destroyed after the lock is dropped
+  std::lock_guard lock(state().mu);
+  released = std::exchange(state().finalizer_executor, std::move(executor));
 }
 
 void enable() {
@@ -238,7 +264,7 @@ std::vector<Edge> get_referent_edges(const AnyRef& object) {
   if (!object) return out;
   detail::for_each_edge(
       object.header(), [&](const char* label, std::size_t index, detail::ObjectHeader* r) {
-        detail::incref(r);
+        detail::ref_acquire(r);
         out.push_back(
             {index == Visitor::kNoIndex ? std::string(label) : absl::StrCat(label, "[", index, "]"),
              AnyRef::adopt(r)});

@@ -10,9 +10,17 @@
 
 namespace cyclegc::detail {
 
-inline GcLinks* list_prev(const GcLinks* node) { return reinterpret_cast<GcLinks*>(node->prev); }
+inline std::uintptr_t prev_word(const GcLinks* node) {
+  return node->prev.load(std::memory_order_relaxed);
+}
+inline void set_prev_word(GcLinks* node, std::uintptr_t word) {
+  node->prev.store(word, std::memory_order_relaxed);
+}
+inline GcLinks* list_prev(const GcLinks* node) {
+  return reinterpret_cast<GcLinks*>(prev_word(node));
+}
 inline void set_prev(GcLinks* node, GcLinks* prev) {
-  node->prev = reinterpret_cast<std::uintptr_t>(prev);
+  set_prev_word(node, reinterpret_cast<std::uintptr_t>(prev));
 }
 
 inline void list_init(GcLinks* head) {
@@ -34,7 +42,7 @@ inline void list_remove(GcLinks* node) {
   prev->next = node->next;
   set_prev(node->next, prev);
   node->next = nullptr;
-  node->prev = 0;
+  set_prev_word(node, 0);
 }
 
 inline void list_move(GcLinks* node, GcLinks* head) {

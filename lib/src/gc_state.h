@@ -1,12 +1,17 @@
 // The collector's process-wide state: generations, thresholds, counters, debug flags, the
-// garbage list and the callbacks. One mutex guards it all; user code (finalizers, destructors,
-// callbacks) never runs while it is held, because user code may free objects, and freeing a
-// tracked object takes the mutex to unlink it.
+// garbage list and the callbacks. One mutex guards it all. It is held only for short list
+// operations and bookkeeping: never while user code runs (finalizers, destructors, callbacks
+// may free objects, and freeing a tracked object takes it) and never across a whole analysis,
+// so allocating and freeing threads do not wait for a collection.
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -25,14 +30,15 @@ struct Generation {
 struct GcState {
   GcState();
 
-  // Guards every field below. A std::mutex rather than absl::Mutex: the Debian abseil build is
-  // not ThreadSanitizer-instrumented, so TSan cannot see its happens-before edges and would
-  // report the guarded accesses as races; pthread mutexes are intercepted by TSan.
+  // A std::mutex rather than absl::Mutex: the Debian abseil build is not ThreadSanitizer-
+  // instrumented, so TSan cannot see its happens-before edges and would report the guarded
+  // accesses as races; pthread mutexes are intercepted by TSan. Guards every field below.
   std::mutex mu;
   std::array<Generation, kNumGenerations> generations;
   GcLinks permanent;
   bool enabled = true;
-  bool collecting = false;
+  bool collecting = false;  // one collection at a time
+  std::condition_variable collection_done;
   int debug = 0;
   FinalizerPolicy policy = FinalizerPolicy::kPep442;
   // CPython's guard against quadratic full collections: objects that survived a generation-1
@@ -43,17 +49,33 @@ struct GcState {
   std::vector<AnyRef> garbage;
   std::vector<std::pair<CallbackId, Callback>> callbacks;
   CallbackId next_callback_id = 1;
+  FinalizerExecutor finalizer_executor;
+
+  // Read on every tracked allocation without the lock.
+  std::atomic<bool> background{true};
+  std::atomic<std::size_t> bytes_threshold{64u << 20};
+  std::atomic<std::size_t> bytes_since_collection{0};
 };
 
 // Never destroyed: objects may be freed by static destructors after every other static is gone.
 GcState& state();
 
-// Runs CPython's collect_generations policy: the oldest generation over its threshold.
-void collect_generations();
-// The full collection of one generation, with callbacks (gc_collect_with_callback).
-std::size_t collect_with_callback(int generation);
+// One collection of `generation`, with callbacks, on the calling thread. Returns the number of
+// unreachable objects found. An explicit collection waits for a running one to finish; an
+// automatic one is skipped (returns 0), and so is any collection started from inside one
+// (a finalizer calling collect()).
+std::size_t run_collection(int generation, Trigger trigger);
+// CPython's collect_generations policy: the oldest generation over its threshold, or -1.
+int generation_over_threshold();
 
 // "<Graph 0x...>" as CPython's debug output prints objects.
 std::string debug_repr(const ObjectHeader* h);
+
+// Marks the calling thread as the background collector (collector.cc).
+void mark_collector_thread();
+
+// The background thread (collector_thread.cc).
+void notify_collector(Trigger trigger, int generation);
+void ensure_collector_thread();
 
 }  // namespace cyclegc::detail

@@ -7,17 +7,28 @@
 // "trashcan", a thread that is already kMaxDepth destructions deep parks further objects on a
 // thread-local list, and the outermost destruction frees them in a loop. A ten-million-node
 // chain therefore dies in constant stack depth.
+#include <atomic>
 #include <new>
 #include <vector>
 
 #include "cyclegc/make.h"
 #include "finalizer.h"
 #include "gc_state.h"
+#include "mutator_registry.h"
 
 namespace cyclegc::detail {
 namespace {
 
 constexpr int kMaxDepth = 32;
+
+// The collector thread starts with the first tracked object; afterwards this costs one load.
+void ensure_collector_thread_started_once() {
+  static std::atomic<bool> started{false};
+  if (!started.load(std::memory_order_relaxed)) {
+    started.store(true, std::memory_order_relaxed);
+    ensure_collector_thread();
+  }
+}
 thread_local int destroy_depth = 0;
 thread_local std::vector<ObjectHeader*> deferred;
 
@@ -57,9 +68,11 @@ void deallocate_block(void* block, const TypeInfo& info) noexcept {
   }
 }
 
+// A collection in progress may still read this block's header (through a reference it loaded
+// before the last one was dropped), so while one runs the memory is retired, not freed.
 void free_block(ObjectHeader* h) noexcept {
   const TypeInfo& info = *h->type;
-  deallocate_block(reinterpret_cast<char*>(h) - info.block_offset, info);
+  retire_or_free(reinterpret_cast<char*>(h) - info.block_offset, info.block_align);
 }
 
 void destroy(ObjectHeader* h) noexcept {
@@ -79,17 +92,40 @@ void destroy(ObjectHeader* h) noexcept {
   --destroy_depth;
 }
 
+// Registers a new tracked object in generation 0 and fires the triggers it passes: on the
+// background collector (a notification), or, with the background collector off, on this thread.
 void track(ObjectHeader* h) {
   GcState& s = state();
   bool over_threshold;
   {
     std::lock_guard lock(s.mu);
+    new (h->links()) GcLinks{nullptr, {0}};
     list_append(h->links(), &s.generations[0].head);
     auto& g0 = s.generations[0];
     ++g0.count;
-    over_threshold = s.enabled && g0.threshold > 0 && g0.count > g0.threshold && !s.collecting;
+    // Not skipped while a collection runs: the background collector coalesces notifications and
+    // re-checks the counts when it gets to them, so a burst during a collection is not lost.
+    over_threshold = s.enabled && g0.threshold > 0 && g0.count > g0.threshold;
   }
-  if (over_threshold) collect_generations();
+  const bool background = s.background.load(std::memory_order_relaxed);
+  const std::size_t limit = s.bytes_threshold.load(std::memory_order_relaxed);
+  const std::size_t bytes =
+      s.bytes_since_collection.fetch_add(h->type->block_size, std::memory_order_relaxed) +
+      h->type->block_size;
+  const bool over_bytes = limit > 0 && bytes >= limit;
+  if (background) {
+    if (over_threshold) notify_collector(Trigger::kThreshold, 0);
+    if (over_bytes) notify_collector(Trigger::kBytes, 0);
+    if (!over_threshold && !over_bytes) ensure_collector_thread_started_once();
+    return;
+  }
+  if (over_threshold) {
+    if (int generation = generation_over_threshold(); generation >= 0) {
+      run_collection(generation, Trigger::kThreshold);
+    }
+  } else if (over_bytes) {
+    run_collection(0, Trigger::kBytes);
+  }
 }
 
 }  // namespace cyclegc::detail

@@ -36,11 +36,17 @@ struct Tree {
   }
 };
 
+// Tests run the collector the way CPython does — automatic collections on the allocating thread
+// — so that what they assert does not depend on thread timing. The background collector has
+// tests of its own (background_test.cc, tests/stress).
 class GcTest : public ::testing::Test {
  protected:
   void SetUp() override { Reset(); }
   void TearDown() override { Reset(); }
   static void Reset() {
+    set_background(false);
+    set_interval(std::chrono::milliseconds(0));
+    set_finalizer_executor(nullptr);
     set_debug(0);
     set_finalizer_policy(FinalizerPolicy::kPep442);
     set_threshold(700, 10, 10);

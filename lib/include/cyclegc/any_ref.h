@@ -19,18 +19,24 @@ class AnyRef {
   AnyRef() noexcept = default;
   template <class T>
   AnyRef(const Ref<T>& r) noexcept : h_(r.header()) {  // NOLINT: implicit, as a list element
-    if (h_) detail::incref(h_);
+    if (h_) detail::ref_acquire(h_);
   }
   AnyRef(const AnyRef& o) noexcept : h_(o.h_) {
-    if (h_) detail::incref(h_);
+    if (h_) detail::ref_acquire(h_);
   }
-  AnyRef(AnyRef&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  AnyRef(AnyRef&& o) noexcept {
+    detail::OpScope scope;
+    h_ = std::exchange(o.h_, nullptr);
+    if (h_) detail::touch(h_);
+  }
   AnyRef& operator=(AnyRef o) noexcept {
+    detail::OpScope scope;
     std::swap(h_, o.h_);
+    if (h_) detail::touch(h_);
     return *this;
   }
   ~AnyRef() {
-    if (h_) detail::decref(h_);
+    if (h_) detail::ref_release(h_);
   }
 
   explicit operator bool() const noexcept { return h_ != nullptr; }
@@ -49,7 +55,7 @@ class AnyRef {
   template <class T>
   Ref<T> as() const noexcept {
     if (!is<T>()) return Ref<T>();
-    detail::incref(h_);
+    detail::ref_acquire(h_);
     return Ref<T>::adopt(h_);
   }
 

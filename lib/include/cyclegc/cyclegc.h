@@ -13,7 +13,9 @@
 
 #include "cyclegc/any_ref.h"
 #include "cyclegc/gc.h"
+#include "cyclegc/guarded.h"
 #include "cyclegc/make.h"
+#include "cyclegc/mutator.h"
 #include "cyclegc/object_header.h"
 #include "cyclegc/ref.h"
 #include "cyclegc/type_info.h"

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -96,10 +97,23 @@ std::uint32_t refcount(const Ref<T>& object) {
   return object.use_count();
 }
 
+// What started a collection.
+enum class Trigger {
+  kExplicit,   // collect()
+  kThreshold,  // generation counts passed their thresholds (CPython's rule)
+  kBytes,      // bytes allocated since the last collection passed set_bytes_threshold()
+  kInterval,   // set_interval() elapsed
+  kRequest,    // request_collect()
+  kExit,       // the final collection at process exit
+};
+inline constexpr int kNumTriggers = 6;
+const char* trigger_name(Trigger trigger);
+
 struct GenerationStats {
   std::size_t collections = 0;
   std::size_t collected = 0;
   std::size_t uncollectable = 0;
+  std::array<std::size_t, kNumTriggers> by_trigger{};  // collections, by Trigger
 };
 std::array<GenerationStats, kNumGenerations> get_stats();
 
@@ -109,11 +123,33 @@ struct CollectionInfo {
   int generation = 0;
   std::size_t collected = 0;      // 0 at start
   std::size_t uncollectable = 0;  // 0 at start
+  Trigger trigger = Trigger::kExplicit;
 };
 using Callback = std::function<void(Phase, const CollectionInfo&)>;
 using CallbackId = std::uint64_t;
 CallbackId add_callback(Callback callback);
 bool remove_callback(CallbackId id);
+
+// The background collector. When enabled (the default), automatic collections run on a thread
+// of the collector's own, started with the first tracked object, and application threads never
+// wait for them; when disabled, they run on the allocating thread, as in CPython.
+void set_background(bool enabled);
+bool is_background();
+// Asks the background collector for a collection of `generation` and returns at once.
+void request_collect(int generation = kNumGenerations - 1);
+// A full collection every `interval` (0, the default, turns it off).
+void set_interval(std::chrono::milliseconds interval);
+std::chrono::milliseconds get_interval();
+// A collection of generation 0 whenever this many bytes of tracked objects were allocated since
+// the last collection (0 turns it off; default 64 MiB): CPython counts objects only, so a few
+// huge objects never trigger it.
+void set_bytes_threshold(std::size_t bytes);
+std::size_t get_bytes_threshold();
+// Where finalizers and destructors of garbage found by the background collector run. By
+// default on the collector thread; an executor receives the work and must run it (on any
+// thread, soon: the collector waits for it before its next collection).
+using FinalizerExecutor = std::function<void(std::function<void()> work)>;
+void set_finalizer_executor(FinalizerExecutor executor);
 
 // Moves every tracked object to a permanent generation the collector ignores (gc.freeze).
 void freeze();

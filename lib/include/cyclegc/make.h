@@ -8,6 +8,7 @@
 #include <new>
 #include <utility>
 
+#include "cyclegc/mutator.h"
 #include "cyclegc/ref.h"
 #include "cyclegc/type_info.h"
 
@@ -22,6 +23,8 @@ Ref<T> make(Args&&... args) {
   static_assert(!std::is_array_v<T> && !std::is_reference_v<T>, "make<T> needs an object type");
   using Info = detail::TypeInfoFor<T>;
   const detail::TypeInfo& info = Info::get();
+  // A thread that creates objects may go on to change them: the collector must know it exists.
+  if (!detail::t_mutator.registered) detail::register_mutator();
   char* block = static_cast<char*>(detail::allocate_block(info));
   auto* h = new (block + Info::kHeaderFromStart) detail::ObjectHeader{{1}, {1}, &info};
   try {

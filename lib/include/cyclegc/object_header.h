@@ -37,25 +37,33 @@ struct TypeInfo {
   bool tracked() const { return trace != nullptr; }
 };
 
-// Intrusive generation-list links, present only in tracked blocks. Owned by the collector and
-// only touched under its lock. During a collection `prev` is borrowed to hold the object's
-// gc_refs and scratch flags (as CPython does), and rebuilt before any user code runs.
+// Intrusive generation-list links, present only in tracked blocks, changed only under the
+// collector's lock — except for the objects a collection has taken private, whose `prev` it
+// borrows for gc_refs and scratch flags, as CPython does. `prev` is atomic because a collection
+// reads it on any object a reference points to, while another thread may be unlinking a
+// neighbour.
 struct GcLinks {
   GcLinks* next;
-  std::uintptr_t prev;
+  std::atomic<std::uintptr_t> prev;
 };
 
 struct ObjectHeader {
-  // Low 30 bits: strong count. Bit 31: condemned by the collector (weak refs read empty). Bit 30:
-  // finalize() has run (PEP 442: at most once). Counts never reach 2^30, so the increments and
-  // decrements that applications do cannot carry into the flags.
+  // Low 28 bits: strong count. The flags above it, all set by atomic read-modify-writes so that
+  // they order with the count:
+  //   kCondemned  the collector found the object garbage: weak references read empty
+  //   kFinalized  finalize() has run (PEP 442: at most once)
+  //   kDirty      a reference to the object was created, dropped or moved during a collection
+  //   kTentative  the collector is deciding: Weak::lock() refuses, as for a condemned object
+  // Counts never reach 2^28, so increments and decrements cannot carry into the flags.
   std::atomic<std::uint32_t> strong;
   // Weak references plus one held collectively by all strong references, as in libstdc++'s
   // shared_ptr: whoever drops it to zero frees the block.
   std::atomic<std::uint32_t> weak;
   const TypeInfo* type;
 
-  static constexpr std::uint32_t kCountMask = (1u << 30) - 1;
+  static constexpr std::uint32_t kCountMask = (1u << 28) - 1;
+  static constexpr std::uint32_t kTentative = 1u << 28;
+  static constexpr std::uint32_t kDirty = 1u << 29;
   static constexpr std::uint32_t kFinalized = 1u << 30;
   static constexpr std::uint32_t kCondemned = 1u << 31;
 
@@ -68,32 +76,24 @@ struct ObjectHeader {
 static_assert(sizeof(ObjectHeader) == 16, "the header must stay two words");
 static_assert(sizeof(GcLinks) == 16);
 
-// Reference-count operations. The fast paths are inline; the slow paths live in the library.
+// Raw reference-count operations. Applications reach them through Ref, Weak and AnyRef, which
+// wrap them in the collector protocol (mutator.h); the collector calls them directly.
 inline void incref(ObjectHeader* h) { h->strong.fetch_add(1, std::memory_order_relaxed); }
 
 void destroy(ObjectHeader* h) noexcept;  // strong count reached zero
 void free_block(ObjectHeader* h) noexcept;
 
+// acq_rel: the thread that destroys must see every write made through the other references.
+inline bool release_is_last(ObjectHeader* h) noexcept {
+  return (h->strong.fetch_sub(1, std::memory_order_acq_rel) & ObjectHeader::kCountMask) == 1;
+}
 inline void decref(ObjectHeader* h) noexcept {
-  // acq_rel: the thread that destroys must see every write made through the other references.
-  if (((h->strong.fetch_sub(1, std::memory_order_acq_rel) & ObjectHeader::kCountMask)) == 1) {
-    destroy(h);
-  }
+  if (release_is_last(h)) destroy(h);
 }
 
 inline void weak_incref(ObjectHeader* h) { h->weak.fetch_add(1, std::memory_order_relaxed); }
 inline void weak_decref(ObjectHeader* h) noexcept {
   if (h->weak.fetch_sub(1, std::memory_order_acq_rel) == 1) free_block(h);
-}
-
-// Takes a strong reference unless the object is dead or condemned (Weak::lock, get_objects).
-inline bool try_incref(ObjectHeader* h) {
-  std::uint32_t s = h->strong.load(std::memory_order_relaxed);
-  do {
-    if ((s & ObjectHeader::kCountMask) == 0 || (s & ObjectHeader::kCondemned)) return false;
-  } while (!h->strong.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
-                                            std::memory_order_relaxed));
-  return true;
 }
 
 // Registers a freshly constructed tracked object with the collector (may trigger a collection).

@@ -15,6 +15,7 @@
 #include <functional>
 #include <utility>
 
+#include "cyclegc/mutator.h"
 #include "cyclegc/object_header.h"
 
 namespace cyclegc {
@@ -36,24 +37,39 @@ class Ref {
   constexpr Ref() noexcept = default;
   constexpr Ref(std::nullptr_t) noexcept {}  // NOLINT: implicit like shared_ptr
   Ref(const Ref& other) noexcept : ptr_(other.header()) {
-    if (auto* h = header()) detail::incref(h);
+    if (auto* h = header()) detail::ref_acquire(h);
   }
-  Ref(Ref&& other) noexcept : ptr_(other.header()) { other.ptr_.store(nullptr, kRelaxed); }
+  // A move changes no count, but it relocates a reference, which a concurrent collection must
+  // hear about (the "scan frontier" case), so it runs inside the protocol too.
+  Ref(Ref&& other) noexcept {
+    detail::OpScope scope;
+    auto* h = other.header();
+    other.ptr_.store(nullptr, kRelaxed);
+    ptr_.store(h, kRelaxed);
+    if (h) detail::touch(h);
+  }
   ~Ref() {
-    if (auto* h = header()) detail::decref(h);
+    if (auto* h = header()) detail::ref_release(h);
   }
 
   Ref& operator=(const Ref& other) noexcept {
     auto* h = other.header();
-    if (h) detail::incref(h);
+    if (h) detail::ref_acquire(h);
     replace(h);
     return *this;
   }
   Ref& operator=(Ref&& other) noexcept {
     if (this != &other) {
-      auto* h = other.header();
-      other.ptr_.store(nullptr, kRelaxed);
-      replace(h);
+      detail::ObjectHeader* old;
+      {  // one scope for the whole relocation: the reference is never in flight outside it
+        detail::OpScope scope;
+        auto* h = other.header();
+        other.ptr_.store(nullptr, kRelaxed);
+        old = header();
+        ptr_.store(h, kRelaxed);
+        if (h) detail::touch(h);
+      }
+      if (old) detail::ref_release(old);
     }
     return *this;
   }
@@ -99,9 +115,14 @@ class Ref {
   // The new value is in place before the old one is released, so a destructor that runs from
   // the release never sees this Ref pointing at a dying object.
   void replace(detail::ObjectHeader* h) noexcept {
-    auto* old = header();
-    ptr_.store(h, kRelaxed);
-    if (old) detail::decref(old);
+    detail::ObjectHeader* old;
+    {
+      detail::OpScope scope;
+      old = header();
+      ptr_.store(h, kRelaxed);
+      if (h) detail::touch(h);
+    }
+    if (old) detail::ref_release(old);
   }
 
   std::atomic<detail::ObjectHeader*> ptr_{nullptr};

@@ -13,6 +13,13 @@
 // early); visiting a `Ref` the object does not own corrupts the count.
 //
 // Types without `trace` are refcounted but never tracked, like Python ints.
+//
+// Threads: `Ref` fields may be traced while their owner replaces them (a Ref is an atomic word).
+// A standard container may not: its buffer moves when it grows. So while another thread that
+// uses references is alive, the collector does not look inside plain containers: an object
+// whose trace reaches one counts as live for that collection. Put containers that other
+// threads — or the background collector — must see through in a Guarded<T> (guarded.h), whose
+// trace takes the lock it is mutated under.
 #pragma once
 
 #include <atomic>
@@ -30,6 +37,8 @@ template <class T>
 class Ref;
 template <class T>
 class Weak;
+template <class T>
+class Guarded;
 
 class Visitor;
 
@@ -50,7 +59,12 @@ class Visitor {
   void operator()(const char*, const Weak<T>&) {}
 
   template <class T>
+  void operator()(const char* label, const Guarded<T>& guarded) {
+    guarded.trace_as(label, *this);
+  }
+  template <class T>
   void operator()(const char* label, const std::optional<T>& opt) {
+    if (!may_read_containers()) return;
     if (opt) (*this)(label, *opt);
   }
   template <class A, class B>
@@ -67,6 +81,7 @@ class Visitor {
   template <std::ranges::range R>
   requires(!Traceable<R> && !std::is_convertible_v<const R&, std::string_view>) void operator()(
       const char* label, const R& range) {
+    if (!may_read_containers()) return;
     std::size_t i = 0;
     for (const auto& element : range) element_at(label, i++, element);
   }
@@ -74,14 +89,33 @@ class Visitor {
   template <class T>
   void operator()(const char*, const T&) {}
 
+  // For Guarded<T>: the traced value is protected by a lock the trace now holds.
+  void enter_guarded() { ++guarded_depth_; }
+  void exit_guarded() { --guarded_depth_; }
+  // For Guarded<T>: the lock is busy, so this object cannot be traced completely right now.
+  void mark_untraceable() { untraceable_ = true; }
+
  protected:
   using Slot = std::atomic<detail::ObjectHeader*>;
+  // Set by the collector: other threads may be mutating plain containers.
+  bool concurrent_ = false;
+  // Set when part of the object could not be read; the collector then keeps it alive.
+  bool untraceable_ = false;
   // Called once per non-null strong reference. The slot is the Ref's own word: read it with a
   // relaxed load; a clearing visitor may exchange it with null.
   virtual void visit(const char* label, std::size_t index, Slot& slot) = 0;
   ~Visitor() = default;
 
  private:
+  bool may_read_containers() {
+    if (concurrent_ && guarded_depth_ == 0) {
+      untraceable_ = true;
+      return false;
+    }
+    return true;
+  }
+  int guarded_depth_ = 0;
+
   void edge(const char* label, std::size_t index, const Slot& slot) {
     if (slot.load(std::memory_order_relaxed) != nullptr)
       visit(label, index, const_cast<Slot&>(slot));

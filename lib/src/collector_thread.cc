@@ -1,0 +1,192 @@
+// The background collector thread: started with the first tracked object, woken by allocation
+// thresholds, bytes allocated, a timer or request_collect(), and stopped at process exit after a
+// final collection. Application threads only ever notify it; they never wait for it.
+#include <pthread.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#include "gc_state.h"
+#include "mutator_registry.h"
+
+namespace cyclegc::detail {
+namespace {
+
+struct CollectorThread {
+  std::mutex mu;
+  std::condition_variable wake;
+  std::thread* thread = nullptr;  // leaked in a forked child, where the thread does not exist
+  bool stopping = false;
+  // Pending work: the oldest generation asked for by each trigger, or -1.
+  int pending[kNumTriggers] = {-1, -1, -1, -1, -1, -1};
+  std::chrono::milliseconds interval{0};
+  std::chrono::steady_clock::time_point next_interval;
+};
+
+CollectorThread& collector() {
+  static CollectorThread* c = new CollectorThread();  // threads may outlive static teardown
+  return *c;
+}
+
+// The trigger to serve next, most specific first, and the generation it asked for.
+bool take_pending(CollectorThread& c, Trigger& trigger, int& generation) {
+  for (Trigger t : {Trigger::kRequest, Trigger::kInterval, Trigger::kBytes, Trigger::kThreshold}) {
+    int& g = c.pending[static_cast<int>(t)];
+    if (g >= 0) {
+      trigger = t;
+      generation = g;
+      g = -1;
+      return true;
+    }
+  }
+  return false;
+}
+
+void run() {
+  mark_collector_thread();
+  CollectorThread& c = collector();
+  std::unique_lock lock(c.mu);
+  while (!c.stopping) {
+    Trigger trigger;
+    int generation;
+    if (!take_pending(c, trigger, generation)) {
+      if (c.interval.count() > 0) {
+        if (c.wake.wait_until(lock, c.next_interval) == std::cv_status::timeout) {
+          c.pending[static_cast<int>(Trigger::kInterval)] = kNumGenerations - 1;
+          c.next_interval = std::chrono::steady_clock::now() + c.interval;
+        }
+      } else {
+        c.wake.wait(lock);
+      }
+      continue;
+    }
+    lock.unlock();
+    if (trigger == Trigger::kThreshold) {
+      generation = generation_over_threshold();  // re-evaluated: it may have changed
+      if (generation >= 0) run_collection(generation, trigger);
+    } else {
+      run_collection(generation, trigger);
+    }
+    lock.lock();
+  }
+}
+
+void before_fork() {
+  collector().mu.lock();
+  state().mu.lock();
+  registry_before_fork();
+}
+void after_fork_parent() {
+  registry_after_fork_parent();
+  state().mu.unlock();
+  collector().mu.unlock();
+}
+// The child has only the forking thread: the collector thread is gone, so it is restarted on
+// demand, and no collection is running (before_fork() waited for any that held the state).
+void after_fork_child() {
+  registry_after_fork_child();
+  GcState& s = state();
+  s.collecting = false;
+  s.mu.unlock();
+  CollectorThread& c = collector();
+  c.thread = nullptr;
+  c.stopping = false;
+  c.mu.unlock();
+}
+
+// Runs at exit, after the program's own static destructors: the final collection CPython runs
+// at shutdown, the report of what is left, and the collector thread's orderly stop.
+struct ExitCollection {
+  ~ExitCollection() {
+    CollectorThread& c = collector();
+    {
+      std::lock_guard lock(c.mu);
+      c.stopping = true;
+    }
+    c.wake.notify_all();
+    if (c.thread) {
+      c.thread->join();
+      delete c.thread;
+      c.thread = nullptr;
+    }
+    run_collection(kNumGenerations - 1, Trigger::kExit);
+    GcState& s = state();
+    std::lock_guard lock(s.mu);
+    if (s.garbage.empty()) return;
+    if (s.debug & DEBUG_UNCOLLECTABLE) {
+      for (const AnyRef& g : s.garbage) {
+        std::fprintf(stderr, "gc: uncollectable %s\n", debug_repr(g.header()).c_str());
+      }
+    } else {
+      std::fprintf(stderr,
+                   "gc: %zu uncollectable objects at shutdown; use "
+                   "set_debug(DEBUG_UNCOLLECTABLE) to list them\n",
+                   s.garbage.size());
+    }
+  }
+} exit_collection;
+
+}  // namespace
+
+void ensure_collector_thread() {
+  CollectorThread& c = collector();
+  std::lock_guard lock(c.mu);
+  if (c.thread || c.stopping) return;
+  static const bool fork_handlers = [] {
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    return true;
+  }();
+  (void)fork_handlers;
+  c.next_interval = std::chrono::steady_clock::now() + c.interval;
+  c.thread = new std::thread(run);
+}
+
+void notify_collector(Trigger trigger, int generation) {
+  ensure_collector_thread();
+  CollectorThread& c = collector();
+  {
+    std::lock_guard lock(c.mu);
+    int& g = c.pending[static_cast<int>(trigger)];
+    g = std::max(g, generation);
+  }
+  c.wake.notify_one();
+}
+
+}  // namespace cyclegc::detail
+
+namespace cyclegc {
+
+void request_collect(int generation) {
+  if (generation < 0 || generation >= kNumGenerations) {
+    throw std::invalid_argument("request_collect: generation must be in [0, 2], got " +
+                                std::to_string(generation));
+  }
+  detail::notify_collector(Trigger::kRequest, generation);
+}
+
+void set_interval(std::chrono::milliseconds interval) {
+  if (interval.count() < 0) {
+    throw std::invalid_argument("set_interval: interval must be >= 0 ms (0 turns it off), got " +
+                                std::to_string(interval.count()));
+  }
+  detail::ensure_collector_thread();
+  auto& c = detail::collector();
+  {
+    std::lock_guard lock(c.mu);
+    c.interval = interval;
+    c.next_interval = std::chrono::steady_clock::now() + interval;
+  }
+  c.wake.notify_one();
+}
+
+std::chrono::milliseconds get_interval() {
+  auto& c = detail::collector();
+  std::lock_guard lock(c.mu);
+  return c.interval;
+}
+
+}  // namespace cyclegc
