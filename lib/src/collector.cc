@@ -114,7 +114,7 @@ class RecordingVisitor final : public Visitor {
 
  private:
   void visit(const char*, std::size_t, Slot& slot) override {
-    ObjectHeader* r = slot.load(std::memory_order_relaxed);
+    ObjectHeader* r = slot.load(std::memory_order_acquire);
     if (!r || !is_candidate(r)) return;
     GcLinks* l = r->links();
     if (prev_word(l) & kRefsMask) set_prev_word(l, prev_word(l) - 1);
@@ -313,7 +313,7 @@ void move_legacy_finalizers(GcLinks* garbage, GcLinks* finalizers) {
 
    private:
     void visit(const char*, std::size_t, Slot& slot) override {
-      ObjectHeader* r = slot.load(std::memory_order_relaxed);
+      ObjectHeader* r = slot.load(std::memory_order_acquire);
       if (!r->type->tracked()) return;
       if (auto it = rest_.find(r->links()); it != rest_.end()) {
         list_move(*it, to_);
@@ -379,7 +379,7 @@ class ClearingVisitor final : public Visitor {
 
  private:
   void visit(const char*, std::size_t, Slot& slot) override {
-    if (ObjectHeader* r = slot.exchange(nullptr, std::memory_order_relaxed)) dropped.push_back(r);
+    if (ObjectHeader* r = slot.exchange(nullptr, std::memory_order_acq_rel)) dropped.push_back(r);
   }
 };
 
@@ -526,12 +526,12 @@ void mark_collector_thread() {
   set_collector_thread_is_current();
 }
 
-std::size_t run_collection(int generation, Trigger trigger) {
+std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running) {
   GcState& s = state();
   if (t_in_collection) return 0;
   {
     std::unique_lock lock(s.mu);
-    if (s.collecting && trigger != Trigger::kExplicit && trigger != Trigger::kExit) return 0;
+    if (s.collecting && !wait_if_running) return 0;
     s.collection_done.wait(lock, [&s] { return !s.collecting; });
     s.collecting = true;
   }

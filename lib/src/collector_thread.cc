@@ -67,9 +67,9 @@ void run() {
     lock.unlock();
     if (trigger == Trigger::kThreshold) {
       generation = generation_over_threshold();  // re-evaluated: it may have changed
-      if (generation >= 0) run_collection(generation, trigger);
+      if (generation >= 0) run_collection(generation, trigger, /*wait_if_running=*/false);
     } else {
-      run_collection(generation, trigger);
+      run_collection(generation, trigger, /*wait_if_running=*/true);
     }
     lock.lock();
   }
@@ -113,7 +113,7 @@ struct ExitCollection {
       delete c.thread;
       c.thread = nullptr;
     }
-    run_collection(kNumGenerations - 1, Trigger::kExit);
+    run_collection(kNumGenerations - 1, Trigger::kExit, /*wait_if_running=*/true);
     GcState& s = state();
     std::lock_guard lock(s.mu);
     if (s.garbage.empty()) return;

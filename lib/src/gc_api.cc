@@ -65,7 +65,7 @@ class EdgeCollector final : public Visitor {
 
  private:
   void visit(const char* label, std::size_t index, Slot& slot) override {
-    if (ObjectHeader* r = slot.load(std::memory_order_relaxed)) f_(label, index, r);
+    if (ObjectHeader* r = slot.load(std::memory_order_acquire)) f_(label, index, r);
   }
   F f_;
 };
@@ -85,7 +85,7 @@ using detail::state;
 
 std::size_t collect(int generation) {
   detail::check_generation("collect", generation);
-  return detail::run_collection(generation, Trigger::kExplicit);
+  return detail::run_collection(generation, Trigger::kExplicit, /*wait_if_running=*/true);
 }
 
 const char* trigger_name(Trigger trigger) {

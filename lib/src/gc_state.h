@@ -61,10 +61,10 @@ struct GcState {
 GcState& state();
 
 // One collection of `generation`, with callbacks, on the calling thread. Returns the number of
-// unreachable objects found. An explicit collection waits for a running one to finish; an
-// automatic one is skipped (returns 0), and so is any collection started from inside one
-// (a finalizer calling collect()).
-std::size_t run_collection(int generation, Trigger trigger);
+// unreachable objects found. When another collection is running it waits for it to finish, or,
+// unless `wait_if_running`, returns 0 at once. A collection started from inside one (a
+// finalizer calling collect()) always returns 0.
+std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running);
 // CPython's collect_generations policy: the oldest generation over its threshold, or -1.
 int generation_over_threshold();
 

@@ -62,8 +62,9 @@ int choose_barrier() {
   }
   // Older kernels: the global barrier is slower (it waits for an RCU grace period) but correct.
   if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0) return MEMBARRIER_CMD_GLOBAL;
-  std::fprintf(stderr, "cyclegc: membarrier(2) is unavailable; collections fall back to "
-                       "sched_yield grace periods, which are only safe on x86-64\n");
+  std::fprintf(stderr,
+               "cyclegc: membarrier(2) is unavailable; collections fall back to "
+               "sched_yield grace periods, which are only safe on x86-64\n");
   return -1;
 }
 

@@ -94,9 +94,15 @@ void destroy(ObjectHeader* h) noexcept {
 
 // Registers a new tracked object in generation 0 and fires the triggers it passes: on the
 // background collector (a notification), or, with the background collector off, on this thread.
+//
+// Pacing: a thread that makes garbage faster than the background collector frees it would grow
+// the heap without bound. Once generation 0 holds kPacingFactor times its threshold, the
+// allocating thread runs the collection itself, after the one in progress — the only case in
+// which an application thread waits, and it bounds memory.
 void track(ObjectHeader* h) {
+  constexpr long kPacingFactor = 64;
   GcState& s = state();
-  bool over_threshold;
+  bool over_threshold, must_pace;
   {
     std::lock_guard lock(s.mu);
     new (h->links()) GcLinks{nullptr, {0}};
@@ -106,6 +112,7 @@ void track(ObjectHeader* h) {
     // Not skipped while a collection runs: the background collector coalesces notifications and
     // re-checks the counts when it gets to them, so a burst during a collection is not lost.
     over_threshold = s.enabled && g0.threshold > 0 && g0.count > g0.threshold;
+    must_pace = over_threshold && g0.count > kPacingFactor * g0.threshold;
   }
   const bool background = s.background.load(std::memory_order_relaxed);
   const std::size_t limit = s.bytes_threshold.load(std::memory_order_relaxed);
@@ -113,18 +120,20 @@ void track(ObjectHeader* h) {
       s.bytes_since_collection.fetch_add(h->type->block_size, std::memory_order_relaxed) +
       h->type->block_size;
   const bool over_bytes = limit > 0 && bytes >= limit;
-  if (background) {
+  if (background && !must_pace) {
     if (over_threshold) notify_collector(Trigger::kThreshold, 0);
     if (over_bytes) notify_collector(Trigger::kBytes, 0);
     if (!over_threshold && !over_bytes) ensure_collector_thread_started_once();
     return;
   }
-  if (over_threshold) {
+  if (must_pace) {
+    run_collection(0, Trigger::kThreshold, /*wait_if_running=*/true);
+  } else if (over_threshold) {
     if (int generation = generation_over_threshold(); generation >= 0) {
-      run_collection(generation, Trigger::kThreshold);
+      run_collection(generation, Trigger::kThreshold, /*wait_if_running=*/false);
     }
   } else if (over_bytes) {
-    run_collection(0, Trigger::kBytes);
+    run_collection(0, Trigger::kBytes, /*wait_if_running=*/false);
   }
 }
 

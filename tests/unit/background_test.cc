@@ -52,15 +52,15 @@ class BackgroundTest : public GcTest {
 // deletion finds both unreachable, although the other thread's local variable holds B and B
 // holds A. A collector that trusted that result would free both under the other thread.
 Node* g_a = nullptr;
-Ref<Node> g_a_ref;        // the test's reference to A, moved into B.next by the other thread
-Ref<Node> g_moved_out;    // the other thread's local variable, outside the collector's view
+Ref<Node> g_a_ref;      // the test's reference to A, moved into B.next by the other thread
+Ref<Node> g_moved_out;  // the other thread's local variable, outside the collector's view
 std::atomic<int> g_revived{0};
 
 void move_across_frontier(HookPoint point, const void* object) {
   if (point == HookPoint::kRevived) ++g_revived;
   if (point != HookPoint::kTraced || object != g_a) return;
   std::thread([] {
-    g_moved_out = std::move(g_a->next);  // B: from A's field to a local variable
+    g_moved_out = std::move(g_a->next);      // B: from A's field to a local variable
     g_moved_out->next = std::move(g_a_ref);  // A: from the test's variable into B's field
   }).join();
 }

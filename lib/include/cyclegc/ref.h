@@ -4,8 +4,10 @@
 // destruction decrements it, and the object is destroyed the moment the count reaches zero, so
 // refcounting handles the common case and the collector only ever sees cycles.
 //
-// The word is a std::atomic with relaxed accesses (plain moves on x86-64) so that the collector
-// may read a Ref field while the owning thread replaces it, without a data race. That is the only
+// The word is a std::atomic so that the collector may read a Ref field while the owning thread
+// replaces it, without a data race. Stores that install an object are releases and the
+// collector's loads acquires, so a collector that finds an object through a field also sees the
+// object's construction; on x86-64 both are plain moves. That is the only
 // concurrency a Ref promises: two application threads writing the same Ref still need a lock, as
 // with std::shared_ptr.
 #pragma once
@@ -45,7 +47,7 @@ class Ref {
     detail::OpScope scope;
     auto* h = other.header();
     other.ptr_.store(nullptr, kRelaxed);
-    ptr_.store(h, kRelaxed);
+    ptr_.store(h, kPublish);
     if (h) detail::touch(h);
   }
   ~Ref() {
@@ -66,7 +68,7 @@ class Ref {
         auto* h = other.header();
         other.ptr_.store(nullptr, kRelaxed);
         old = header();
-        ptr_.store(h, kRelaxed);
+        ptr_.store(h, kPublish);
         if (h) detail::touch(h);
       }
       if (old) detail::ref_release(old);
@@ -98,6 +100,7 @@ class Ref {
 
  private:
   static constexpr auto kRelaxed = std::memory_order_relaxed;
+  static constexpr auto kPublish = std::memory_order_release;
   friend class AnyRef;
   friend class Visitor;
   friend class Weak<T>;
@@ -119,7 +122,7 @@ class Ref {
     {
       detail::OpScope scope;
       old = header();
-      ptr_.store(h, kRelaxed);
+      ptr_.store(h, kPublish);
       if (h) detail::touch(h);
     }
     if (old) detail::ref_release(old);

@@ -101,8 +101,9 @@ class Visitor {
   bool concurrent_ = false;
   // Set when part of the object could not be read; the collector then keeps it alive.
   bool untraceable_ = false;
-  // Called once per non-null strong reference. The slot is the Ref's own word: read it with a
-  // relaxed load; a clearing visitor may exchange it with null.
+  // Called once per non-null strong reference. The slot is the Ref's own word: read it with an
+  // acquire load (it pairs with the release that installed the object); a clearing visitor may
+  // exchange it with null.
   virtual void visit(const char* label, std::size_t index, Slot& slot) = 0;
   ~Visitor() = default;
 
@@ -117,7 +118,7 @@ class Visitor {
   int guarded_depth_ = 0;
 
   void edge(const char* label, std::size_t index, const Slot& slot) {
-    if (slot.load(std::memory_order_relaxed) != nullptr)
+    if (slot.load(std::memory_order_acquire) != nullptr)
       visit(label, index, const_cast<Slot&>(slot));
   }
   template <class T>

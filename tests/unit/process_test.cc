@@ -1,0 +1,110 @@
+// Whole-process behaviour: fork() and exit, each in a child process.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "gc_fixture.h"
+
+namespace cyclegc::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
+
+template <class F>
+bool eventually(F done) {
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(1ms)) {
+    if (done()) return true;
+  }
+  return done();
+}
+
+void make_self_loops(int n) {
+  for (int i = 0; i < n; ++i) {
+    auto node = make<Node>();
+    node->next = node;
+  }
+}
+
+// The child of a fork has only the forking thread; its collector must start a thread of its own
+// and collect there, while the parent's collector goes on as before.
+TEST(Process, ForkedChildHasItsOwnWorkingCollector) {
+  set_background(true);
+  set_threshold(0);
+  make_self_loops(10);
+  request_collect();  // the parent's collector thread is running
+  ASSERT_TRUE(eventually([] { return Node::live == 0; }));
+
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::atomic<bool> on_other_thread{false};
+    const auto main_thread = std::this_thread::get_id();
+    add_callback([&](Phase phase, const CollectionInfo&) {
+      if (phase == Phase::kStop && std::this_thread::get_id() != main_thread) on_other_thread = true;
+    });
+    make_self_loops(100);
+    request_collect();
+    const bool freed = eventually([] { return Node::live == 0; });
+    const bool threaded = eventually([&] { return on_other_thread.load(); });
+    _exit(freed && threaded ? 0 : 1);
+  }
+  make_self_loops(50);  // the parent keeps collecting too
+  request_collect();
+  EXPECT_TRUE(eventually([] { return Node::live == 0; }));
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's collector did not collect on its own thread";
+}
+
+struct HelperRun {
+  int status;
+  std::string out;
+};
+HelperRun run_helper(const std::string& args) {
+  std::string command = std::string(CYCLEGC_EXIT_HELPER) + " " + args + " 2>&1";
+  HelperRun run{-1, ""};
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
+  run.status = pclose(pipe);
+  return run;
+}
+
+TEST(Process, ExitRunsFinalizersOfUnreachableCycles) {
+  HelperRun run = run_helper("pep442");
+  EXPECT_EQ(run.status, 0);
+  EXPECT_THAT(run.out, HasSubstr("main returns\n"));
+  EXPECT_THAT(run.out, HasSubstr("finalized a\n"));
+  EXPECT_THAT(run.out, HasSubstr("finalized b\n"));
+  EXPECT_THAT(run.out, HasSubstr("destroyed a\n"));
+  EXPECT_THAT(run.out, HasSubstr("destroyed b\n"));
+  EXPECT_THAT(run.out, Not(HasSubstr("uncollectable")));
+}
+
+TEST(Process, ExitCountsUncollectableObjects) {
+  HelperRun run = run_helper("legacy");
+  EXPECT_EQ(run.status, 0);
+  EXPECT_THAT(run.out, HasSubstr("gc: 2 uncollectable objects at shutdown; use "
+                                 "set_debug(DEBUG_UNCOLLECTABLE) to list them\n"));
+  EXPECT_THAT(run.out, Not(HasSubstr("finalized")));
+}
+
+TEST(Process, ExitListsUncollectableObjectsWithDebugUncollectable) {
+  HelperRun run = run_helper("legacy --debug");
+  EXPECT_EQ(run.status, 0);
+  EXPECT_THAT(run.out, ::testing::ContainsRegex("gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"
+                                                "gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"));
+}
+
+}  // namespace
+}  // namespace cyclegc::testing
