@@ -57,6 +57,7 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -141,7 +142,7 @@ void detach_generations(GcState& s, int generation, GcLinks* young) {
 void pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
   constexpr int kBatch = 1024;
   GcLinks* cursor = young;
-  for (;;) {
+  for (;; yield_to_mutators(s)) {
     std::lock_guard lock(s.mu);
     for (int n = 0; n < kBatch; ++n) {
       GcLinks* l = cursor->next;
@@ -231,6 +232,22 @@ void move_unreachable(GcLinks* list, Analysis& a) {
   }
   kept->next = list;  // the reachable objects only; relinked by promote_survivors()
 }
+
+}  // namespace
+
+// Waits until the application threads blocked on the lock have had it, for at most half a
+// millisecond a batch (threads that never stop allocating must not starve the collection). A
+// woken thread can take tens of microseconds to be scheduled, so a few yields are not enough.
+void yield_to_mutators(GcState& s) {
+  if (s.waiters.load(std::memory_order_relaxed) == 0) return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+  while (s.waiters.load(std::memory_order_relaxed) > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+}
+
+namespace {
 
 // Drops the collector's pins. Runs without the lock: a pin may be the last reference.
 void release_pins(const std::vector<ObjectHeader*>& objects) {
@@ -385,7 +402,8 @@ class ClearingVisitor final : public Visitor {
 
 // Clears the Ref fields of every garbage object, then drops the collector's pins so that
 // refcounting frees them. Each object stays pinned until every field is cleared, so no
-// destructor runs while another garbage object still points at its object.
+// destructor runs while another garbage object still points at its object. The objects are
+// taken off the list first, so that freeing them does not take the lock once per object.
 void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old, bool save_all) {
   std::vector<ObjectHeader*> doomed;
   for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
@@ -397,13 +415,21 @@ void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old, bool save_all) {
     list_merge(garbage, old);
     return;
   }
+  for (ObjectHeader* h : doomed) {
+    h->links()->next = nullptr;
+    set_prev_word(h->links(), kDetached);
+  }
+  list_init(garbage);
   ClearingVisitor clearer;
   for (ObjectHeader* h : doomed) trace(h, clearer);
   release_pins(clearer.dropped);
   release_pins(doomed);
-  // Anything still here was kept alive by a destructor: it lives on in the old generation.
+  // A destructor may have kept one alive. Freed blocks are still readable: the collection is
+  // running, so they are retired, not returned to the allocator.
   std::lock_guard lock(s.mu);
-  list_merge(garbage, old);
+  for (ObjectHeader* h : doomed) {
+    if (h->strong_count() > 0) list_append(h->links(), old);
+  }
 }
 
 // Uncollectable objects with finalizers go to garbage(), which takes over the collector's pin;

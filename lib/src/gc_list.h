@@ -67,6 +67,11 @@ inline std::size_t list_size(const GcLinks* head) {
   return n;
 }
 
+// An object taken off every list by the collector, to be freed without the lock: its `prev` holds
+// this value, which no pointer and no scratch word can equal.
+inline constexpr std::uintptr_t kDetached = 1;
+inline bool is_detached(const GcLinks* node) { return prev_word(node) == kDetached; }
+
 // Restores the prev pointers from the next pointers after the collector borrowed them.
 inline void list_relink(GcLinks* head) {
   GcLinks* prev = head;

@@ -51,6 +51,11 @@ struct GcState {
   CallbackId next_callback_id = 1;
   FinalizerExecutor finalizer_executor;
 
+  // Application threads blocked on `mu` (see lock_for_mutator). The collector steps aside for
+  // them between batches: std::mutex is not fair, and without this a collector that re-locks at
+  // once can keep an allocating thread asleep for a whole pass over the heap.
+  std::atomic<int> waiters{0};
+
   // Read on every tracked allocation without the lock.
   std::atomic<bool> background{true};
   std::atomic<std::size_t> bytes_threshold{64u << 20};
@@ -59,6 +64,20 @@ struct GcState {
 
 // Never destroyed: objects may be freed by static destructors after every other static is gone.
 GcState& state();
+
+// How application threads take the state lock: uncontended, one try_lock; contended, they are
+// counted in `waiters` so that the collector lets them in.
+inline std::unique_lock<std::mutex> lock_for_mutator(GcState& s) {
+  std::unique_lock lock(s.mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    s.waiters.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+    s.waiters.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return lock;
+}
+// Between the collector's batches: let waiting application threads take the lock first.
+void yield_to_mutators(GcState& s);
 
 // One collection of `generation`, with callbacks, on the calling thread. Returns the number of
 // unreachable objects found. When another collection is running it waits for it to finish, or,

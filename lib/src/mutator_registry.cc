@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -38,9 +39,35 @@ struct Registry {
   MutatorRecord* collector = nullptr;
   pthread_key_t exit_key;
   int barrier_cmd = 0;  // the membarrier command that works here, 0 before the first use
-  std::mutex retired_mu;
-  std::vector<std::pair<void*, std::size_t>> retired;
 };
+
+// Blocks freed during a collection, as a lock-free stack (pushes race; the collector takes the
+// whole stack at once, so there is no ABA). The link lives in a word no collection reads on a
+// dead block: links.next of a tracked block (a collection reads only `prev`, which unlinking
+// zeroed), the two count words of an untracked one (a collection checks its type and stops).
+std::atomic<ObjectHeader*> g_retired{nullptr};
+
+void* link_word(ObjectHeader* h) {
+  return h->type->tracked() ? static_cast<void*>(&h->links()->next) : static_cast<void*>(h);
+}
+ObjectHeader* retired_next(ObjectHeader* h) {
+  ObjectHeader* next;
+  std::memcpy(&next, link_word(h), sizeof next);
+  return next;
+}
+void set_retired_next(ObjectHeader* h, ObjectHeader* next) {
+  std::memcpy(link_word(h), &next, sizeof next);
+}
+
+void deallocate(ObjectHeader* h) {
+  const TypeInfo& info = *h->type;
+  void* block = reinterpret_cast<char*>(h) - info.block_offset;
+  if (info.block_align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+    ::operator delete(block, std::align_val_t(info.block_align));
+  } else {
+    ::operator delete(block);
+  }
+}
 
 Registry& registry() {
   static Registry* r = new Registry();  // never destroyed: threads exit after static teardown
@@ -123,36 +150,33 @@ void begin_collecting() {
 }
 
 void end_collecting() {
-  std::vector<std::pair<void*, std::size_t>> blocks;
-  if (g_collecting.fetch_sub(1, std::memory_order_relaxed) == 1) {
-    Registry& r = registry();
-    std::lock_guard lock(r.retired_mu);
-    blocks.swap(r.retired);
-  }
-  for (auto [block, align] : blocks) {
-    if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
-      ::operator delete(block, std::align_val_t(align));
-    } else {
-      ::operator delete(block);
-    }
+  if (g_collecting.fetch_sub(1, std::memory_order_relaxed) != 1) return;
+  // A block pushed after this exchange waits for the next collection: harmless. The blocks
+  // belong to the allocating threads' malloc arenas, whose locks are no fairer than std::mutex:
+  // freeing them in one tight loop can keep an allocating thread waiting for the whole loop, so
+  // the loop steps aside every few hundred blocks.
+  int freed = 0;
+  for (ObjectHeader* h = g_retired.exchange(nullptr, std::memory_order_acquire); h; ++freed) {
+    ObjectHeader* next = retired_next(h);
+    deallocate(h);
+    h = next;
+    if (freed % 256 == 255) std::this_thread::yield();
   }
 }
 
-void retire_or_free(void* block, std::size_t align) noexcept {
+void retire_or_free(ObjectHeader* h) noexcept {
   {
     OpScope scope;  // the decision must be covered by the grace period of begin_collecting()
     if (g_collecting.load(std::memory_order_relaxed) != 0) {
-      Registry& r = registry();
-      std::lock_guard lock(r.retired_mu);
-      r.retired.emplace_back(block, align);
+      ObjectHeader* head = g_retired.load(std::memory_order_relaxed);
+      do {
+        set_retired_next(h, head);
+      } while (!g_retired.compare_exchange_weak(head, h, std::memory_order_release,
+                                                std::memory_order_relaxed));
       return;
     }
   }
-  if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
-    ::operator delete(block, std::align_val_t(align));
-  } else {
-    ::operator delete(block);
-  }
+  deallocate(h);
 }
 
 std::size_t other_mutators() {
@@ -170,17 +194,10 @@ void set_collector_thread_is_current() {
   r.collector = &t_mutator;
 }
 
-void registry_before_fork() {
-  registry().mu.lock();
-  registry().retired_mu.lock();
-}
-void registry_after_fork_parent() {
-  registry().retired_mu.unlock();
-  registry().mu.unlock();
-}
+void registry_before_fork() { registry().mu.lock(); }
+void registry_after_fork_parent() { registry().mu.unlock(); }
 void registry_after_fork_child() {
   Registry& r = registry();
-  r.retired_mu.unlock();
   r.records.clear();  // only this thread exists in the child
   if (t_mutator.registered) r.records.push_back(&t_mutator);
   r.collector = nullptr;

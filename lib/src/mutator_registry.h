@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "cyclegc/object_header.h"
+
 namespace cyclegc::detail {
 
 // Starts a phase in which application threads report every touch, and returns once every
@@ -24,7 +26,8 @@ void registry_before_fork();
 void registry_after_fork_parent();
 void registry_after_fork_child();
 
-// Blocks freed while a collection may still read their headers wait here until it ends.
-void retire_or_free(void* block, std::size_t align) noexcept;
+// Frees the object's block, or, while a collection may still read its header, keeps it until
+// the collection ends.
+void retire_or_free(ObjectHeader* h) noexcept;
 
 }  // namespace cyclegc::detail

@@ -37,8 +37,9 @@ bool over_aligned(const TypeInfo& info) {
 }
 
 void untrack(ObjectHeader* h) {
+  if (is_detached(h->links())) return;  // garbage the collector already took off its list
   GcState& s = state();
-  std::lock_guard lock(s.mu);
+  auto lock = lock_for_mutator(s);
   list_remove(h->links());
   auto& g0 = s.generations[0];
   if (g0.count > 0) --g0.count;
@@ -70,10 +71,7 @@ void deallocate_block(void* block, const TypeInfo& info) noexcept {
 
 // A collection in progress may still read this block's header (through a reference it loaded
 // before the last one was dropped), so while one runs the memory is retired, not freed.
-void free_block(ObjectHeader* h) noexcept {
-  const TypeInfo& info = *h->type;
-  retire_or_free(reinterpret_cast<char*>(h) - info.block_offset, info.block_align);
-}
+void free_block(ObjectHeader* h) noexcept { retire_or_free(h); }
 
 void destroy(ObjectHeader* h) noexcept {
   if (destroy_depth >= kMaxDepth) {
@@ -104,7 +102,7 @@ void track(ObjectHeader* h) {
   GcState& s = state();
   bool over_threshold, must_pace;
   {
-    std::lock_guard lock(s.mu);
+    auto lock = lock_for_mutator(s);
     new (h->links()) GcLinks{nullptr, {0}};
     list_append(h->links(), &s.generations[0].head);
     auto& g0 = s.generations[0];

@@ -77,7 +77,9 @@ void mutate(int id, Pool& pool, std::chrono::steady_clock::time_point deadline) 
   std::mt19937 rng(id * 7919 + 1);
   std::vector<Ref<StressNode>> locals;
   std::vector<Weak<StressNode>> weaks;
-  auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  auto pick = [&](std::size_t n) {
+    return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+  };
   auto any_local = [&]() -> Ref<StressNode>& { return locals[pick(locals.size())]; };
   while (std::chrono::steady_clock::now() < deadline) {
     for (int step = 0; step < 256; ++step) {

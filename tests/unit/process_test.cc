@@ -48,7 +48,8 @@ TEST(Process, ForkedChildHasItsOwnWorkingCollector) {
     std::atomic<bool> on_other_thread{false};
     const auto main_thread = std::this_thread::get_id();
     add_callback([&](Phase phase, const CollectionInfo&) {
-      if (phase == Phase::kStop && std::this_thread::get_id() != main_thread) on_other_thread = true;
+      if (phase == Phase::kStop && std::this_thread::get_id() != main_thread)
+        on_other_thread = true;
     });
     make_self_loops(100);
     request_collect();
