@@ -68,6 +68,8 @@ void run() {
     if (trigger == Trigger::kThreshold) {
       generation = generation_over_threshold();  // re-evaluated: it may have changed
       if (generation >= 0) run_collection(generation, trigger, /*wait_if_running=*/false);
+    } else if (trigger == Trigger::kBytes) {
+      if (is_enabled()) run_collection(generation, trigger, /*wait_if_running=*/false);
     } else {
       run_collection(generation, trigger, /*wait_if_running=*/true);
     }

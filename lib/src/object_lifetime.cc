@@ -100,7 +100,7 @@ void destroy(ObjectHeader* h) noexcept {
 void track(ObjectHeader* h) {
   constexpr long kPacingFactor = 64;
   GcState& s = state();
-  bool over_threshold, must_pace;
+  bool over_threshold, must_pace, enabled;
   {
     auto lock = lock_for_mutator(s);
     new (h->links()) GcLinks{nullptr, {0}};
@@ -111,13 +111,14 @@ void track(ObjectHeader* h) {
     // re-checks the counts when it gets to them, so a burst during a collection is not lost.
     over_threshold = s.enabled && g0.threshold > 0 && g0.count > g0.threshold;
     must_pace = over_threshold && g0.count > kPacingFactor * g0.threshold;
+    enabled = s.enabled;
   }
   const bool background = s.background.load(std::memory_order_relaxed);
   const std::size_t limit = s.bytes_threshold.load(std::memory_order_relaxed);
   const std::size_t bytes =
       s.bytes_since_collection.fetch_add(h->type->block_size, std::memory_order_relaxed) +
       h->type->block_size;
-  const bool over_bytes = limit > 0 && bytes >= limit;
+  const bool over_bytes = enabled && limit > 0 && bytes >= limit;
   if (background && !must_pace) {
     if (over_threshold) notify_collector(Trigger::kThreshold, 0);
     if (over_bytes) notify_collector(Trigger::kBytes, 0);

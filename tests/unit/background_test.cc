@@ -160,6 +160,23 @@ TEST_F(BackgroundTest, BytesAllocatedTriggerACollection) {
   collect();
 }
 
+TEST_F(BackgroundTest, DisableStopsTheBytesTriggerToo) {
+  set_threshold(100000);
+  set_bytes_threshold(2u << 20);
+  disable();
+  const auto before = get_stats()[0].by_trigger[static_cast<int>(Trigger::kBytes)];
+  for (int i = 0; i < 8; ++i) {
+    auto big = make<Big>();
+    big->self = big;
+  }
+  std::this_thread::sleep_for(50ms);  // time for a wrongly triggered collection to show up
+  EXPECT_EQ(get_stats()[0].by_trigger[static_cast<int>(Trigger::kBytes)], before);
+  EXPECT_EQ(Big::live, 8);
+  enable();
+  set_bytes_threshold(64u << 20);
+  EXPECT_EQ(collect(), 8u);
+}
+
 // A finalizer executor that runs the work on a thread of the application's choosing.
 class WorkerThread {
  public:

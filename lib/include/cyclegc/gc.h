@@ -7,6 +7,14 @@
 // deallocations of tracked objects), with CPython's rule that a full collection waits until the
 // objects awaiting their first full collection are at least 25% of the long-lived ones.
 //
+// Threading contract. Application threads may, at any time and without coordination, copy,
+// move and drop Refs, upgrade Weaks, replace the Ref fields of objects they own, and allocate
+// and free objects, while the collector runs on its own thread. Several threads changing one
+// object's fields need a lock (as with std::shared_ptr); containers of Refs that change while
+// other threads run belong in a Guarded<T> (guarded.h), or their owner counts as live in
+// collections that run meanwhile; raw pointers keep nothing alive. The argument for why a
+// collection never frees a live object is at the top of lib/src/collector.cc.
+//
 // Every function here may be called from any thread.
 #pragma once
 
@@ -37,6 +45,8 @@ inline constexpr int DEBUG_LEAK = DEBUG_COLLECTABLE | DEBUG_UNCOLLECTABLE | DEBU
 // collection is running (from a finalizer, or another thread) returns 0 at once.
 std::size_t collect(int generation = 2);
 
+// Automatic collection (the threshold and bytes triggers). Explicit requests — collect(),
+// request_collect() and the set_interval() timer — run whether it is enabled or not.
 void enable();
 void disable();
 bool is_enabled();
