@@ -3,14 +3,7 @@
 
 int main() {
   unbuffered_output();
-  {
-    auto one = cyclegc::make<Graph>("one");
-    auto two = cyclegc::make<Graph>("two");
-    auto three = cyclegc::make<Graph>("three");
-    one->set_next(two);
-    two->set_next(three);
-    three->set_next(one);
-  }  // one = two = three = None
+  make_three_cycle<Graph>();  // one = two = three = None
 
   for (int i = 0; i < 2; ++i) {
     std::cout << "\nCollecting " << i << " ...\n";

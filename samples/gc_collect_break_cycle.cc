@@ -3,26 +3,10 @@
 // PEP 442 (the default) the first collection already frees it, so there is nothing to break.
 #include "graph.h"
 
-static void collect_and_report() {
-  std::cout << "\nCollecting...\n";
-  std::size_t n = cyclegc::collect();
-  std::cout << "Unreachable objects: " << n << "\n";
-  std::cout << "Remaining Garbage: " << format_garbage() << "\n";
-}
-
 int main(int argc, char** argv) {
   unbuffered_output();
-  if (legacy_requested(argc, argv)) {
-    cyclegc::set_finalizer_policy(cyclegc::FinalizerPolicy::kLegacy);
-  }
-  {
-    auto one = cyclegc::make<FinalizingGraph>("one");
-    auto two = cyclegc::make<FinalizingGraph>("two");
-    auto three = cyclegc::make<FinalizingGraph>("three");
-    one->set_next(two);
-    two->set_next(three);
-    three->set_next(one);
-  }
+  apply_legacy_flag(argc, argv);
+  make_three_cycle<FinalizingGraph>();  // one = two = three = None
   collect_and_report();
 
   std::cout << "\nBreaking the cycle\n";

@@ -4,22 +4,10 @@
 
 int main(int argc, char** argv) {
   unbuffered_output();
-  if (legacy_requested(argc, argv)) {
-    cyclegc::set_finalizer_policy(cyclegc::FinalizerPolicy::kLegacy);
-  }
-  {
-    auto one = cyclegc::make<FinalizingGraph>("one");
-    auto two = cyclegc::make<FinalizingGraph>("two");
-    auto three = cyclegc::make<FinalizingGraph>("three");
-    one->set_next(two);
-    two->set_next(three);
-    three->set_next(one);
-  }
+  apply_legacy_flag(argc, argv);
+  make_three_cycle<FinalizingGraph>();  // one = two = three = None
 
-  std::cout << "Collecting...\n";
-  std::size_t n = cyclegc::collect();
-  std::cout << "Unreachable objects: " << n << "\n";
-  std::cout << "Remaining Garbage: " << format_garbage() << "\n";
+  collect_and_report();
   cyclegc::set_finalizer_policy(cyclegc::FinalizerPolicy::kPep442);
   // Leave nothing behind: break whatever cycle garbage() still holds.
   for (const auto& g : cyclegc::garbage().items()) g.as<FinalizingGraph>()->next = nullptr;

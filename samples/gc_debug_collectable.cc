@@ -5,9 +5,7 @@
 
 int main(int argc, char** argv) {
   unbuffered_output();
-  if (legacy_requested(argc, argv)) {
-    cyclegc::set_finalizer_policy(cyclegc::FinalizerPolicy::kLegacy);
-  }
+  apply_legacy_flag(argc, argv);
   cyclegc::set_debug(cyclegc::DEBUG_COLLECTABLE | cyclegc::DEBUG_UNCOLLECTABLE);
   build_debug_graphs(true);
 

@@ -3,12 +3,7 @@
 
 int main() {
   unbuffered_output();
-  auto one = cyclegc::make<Graph>("one");
-  auto two = cyclegc::make<Graph>("two");
-  auto three = cyclegc::make<Graph>("three");
-  one->set_next(two);
-  two->set_next(three);
-  three->set_next(one);
+  auto [one, two, three] = make_three_cycle<Graph>();
 
   std::cout << "\nthree refers to:\n";
   for (const auto& edge : cyclegc::get_referent_edges(three)) {

@@ -5,13 +5,6 @@
 
 using Node = FinalizingGraph;
 
-static void collect_and_report() {
-  std::cout << "\nCollecting...\n";
-  std::size_t n = cyclegc::collect();
-  std::cout << "Unreachable objects: " << n << "\n";
-  std::cout << "Remaining Garbage: " << format_garbage() << "\n";
-}
-
 // get_referrers() sees tracked objects only, so nothing needs ignoring: neither this
 // function's locals nor garbage() itself are heap objects the collector tracks.
 static std::vector<cyclegc::Ref<Node>> find_referring_graphs(const cyclegc::AnyRef& obj) {
@@ -35,15 +28,9 @@ static void clear_referrers(const std::vector<cyclegc::AnyRef>& objects) {
 
 int main(int argc, char** argv) {
   unbuffered_output();
-  const bool legacy = legacy_requested(argc, argv);
-  if (legacy) cyclegc::set_finalizer_policy(cyclegc::FinalizerPolicy::kLegacy);
+  const bool legacy = apply_legacy_flag(argc, argv);
 
-  auto one = cyclegc::make<Node>("one");
-  auto two = cyclegc::make<Node>("two");
-  auto three = cyclegc::make<Node>("three");
-  one->set_next(two);
-  two->set_next(three);
-  three->set_next(one);
+  auto [one, two, three] = make_three_cycle<Node>();
   if (legacy) one = two = three = nullptr;  // the Python 2 article drops them first
 
   collect_and_report();

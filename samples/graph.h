@@ -4,6 +4,7 @@
 // collector's stderr lines interleave in the order they happen.
 #pragma once
 
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -46,6 +47,18 @@ struct FinalizingGraph : GraphBase<FinalizingGraph> {
   void finalize() { std::cout << repr() << ".finalize()\n"; }
 };
 
+// The articles' three-node cycle, one -> two -> three -> one, announcing each link.
+template <class G>
+std::array<cyclegc::Ref<G>, 3> make_three_cycle() {
+  auto one = cyclegc::make<G>("one");
+  auto two = cyclegc::make<G>("two");
+  auto three = cyclegc::make<G>("three");
+  one->set_next(two);
+  two->set_next(three);
+  three->set_next(one);
+  return {one, two, three};
+}
+
 // "[Graph(one), Graph(two)]", as pprint shows gc.garbage.
 inline std::string format_garbage() {
   std::string out = "[";
@@ -56,13 +69,25 @@ inline std::string format_garbage() {
   return out + "]";
 }
 
+// "Collecting... / Unreachable objects: N / Remaining Garbage: [...]", as the articles print.
+inline void collect_and_report() {
+  std::cout << "\nCollecting...\n";
+  std::size_t n = cyclegc::collect();
+  std::cout << "Unreachable objects: " << n << "\n";
+  std::cout << "Remaining Garbage: " << format_garbage() << "\n";
+}
+
 // Every sample starts like `python -u`: unbuffered output.
 inline void unbuffered_output() { std::cout << std::unitbuf; }
 
-// Samples whose seed output differs between Python 2 and 3 take --legacy for Python 2.
-inline bool legacy_requested(int argc, char** argv) {
+// Samples whose seed output differs between Python 2 and 3 take --legacy for Python 2's
+// finalizer policy. Returns whether it was given.
+inline bool apply_legacy_flag(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--legacy") == 0) return true;
+    if (std::strcmp(argv[i], "--legacy") == 0) {
+      cyclegc::set_finalizer_policy(cyclegc::FinalizerPolicy::kLegacy);
+      return true;
+    }
   }
   return false;
 }

@@ -16,17 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Polls `done` for up to ten seconds: background work finishes when the collector thread gets
-// to it, not at a known time.
-template <class F>
-bool eventually(F done) {
-  for (auto deadline = std::chrono::steady_clock::now() + 10s;
-       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(1ms)) {
-    if (done()) return true;
-  }
-  return done();
-}
-
 class BackgroundTest : public GcTest {
  protected:
   void SetUp() override {

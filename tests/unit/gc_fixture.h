@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cyclegc/cyclegc.h"
@@ -35,6 +37,18 @@ struct Tree {
     v("kids", kids);
   }
 };
+
+// Polls `done` for up to ten seconds: background work finishes when the collector thread gets
+// to it, not at a known time.
+template <class F>
+bool eventually(F done) {
+  using namespace std::chrono_literals;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(1ms)) {
+    if (done()) return true;
+  }
+  return done();
+}
 
 // Tests run the collector the way CPython does — automatic collections on the allocating thread
 // — so that what they assert does not depend on thread timing. The background collector has

@@ -17,15 +17,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
 
-template <class F>
-bool eventually(F done) {
-  for (auto deadline = std::chrono::steady_clock::now() + 10s;
-       std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(1ms)) {
-    if (done()) return true;
-  }
-  return done();
-}
-
 void make_self_loops(int n) {
   for (int i = 0; i < n; ++i) {
     auto node = make<Node>();
