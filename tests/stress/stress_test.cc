@@ -62,11 +62,8 @@ struct StressNode {
   std::atomic<int> finalize_count{0};
 };
 
-// References held outside every object: the roots the threads pass objects through.
-struct Pool {
-  std::mutex mu;
-  std::vector<Ref<StressNode>> refs;
-};
+// References held outside every object: the shared container the threads pass objects through.
+using Pool = Guarded<std::vector<Ref<StressNode>>>;
 
 int stress_seconds() {
   const char* env = std::getenv("CYCLEGC_STRESS_SECONDS");
@@ -112,19 +109,17 @@ void mutate(int id, Pool& pool, std::chrono::steady_clock::time_point deadline) 
           }
           break;
         }
-        case 5: {  // a thread-local reference moves into the shared pool
-          std::lock_guard lock(pool.mu);
-          pool.refs.push_back(std::move(locals.back()));
+        case 5:  // a thread-local reference moves into the shared pool
+          pool.lock()->push_back(std::move(locals.back()));
           locals.pop_back();
           break;
-        }
         case 6: {  // and back out, perhaps to another thread
-          std::lock_guard lock(pool.mu);
-          if (!pool.refs.empty()) {
-            std::size_t i = pick(pool.refs.size());
-            locals.push_back(std::move(pool.refs[i]));
-            pool.refs[i] = std::move(pool.refs.back());
-            pool.refs.pop_back();
+          auto shared = pool.lock();
+          if (!shared->empty()) {
+            std::size_t i = pick(shared->size());
+            locals.push_back(std::move((*shared)[i]));
+            (*shared)[i] = std::move(shared->back());
+            shared->pop_back();
           }
           break;
         }
@@ -159,8 +154,8 @@ void mutate(int id, Pool& pool, std::chrono::steady_clock::time_point deadline) 
       }
       if (locals.size() > 48) locals.resize(24);
     }
-    std::lock_guard lock(pool.mu);
-    if (pool.refs.size() > 512) pool.refs.resize(256);
+    auto shared = pool.lock();
+    if (shared->size() > 512) shared->resize(256);
   }
 }
 
@@ -185,7 +180,7 @@ TEST(Stress, EightThreadsMutateWhileTheBackgroundCollectorRuns) {
   done = true;
   hammer.join();
   cyclegc::set_interval(0ms);
-  pool.refs.clear();
+  pool.lock()->clear();
 
   // The threads are gone: whatever is left is garbage, and collections find all of it.
   std::size_t collections = 0;

@@ -12,8 +12,10 @@
 // and free objects, while the collector runs on its own thread. Several threads changing one
 // object's fields need a lock (as with std::shared_ptr); containers of Refs that change while
 // other threads run belong in a Guarded<T> (guarded.h), or their owner counts as live in
-// collections that run meanwhile; raw pointers keep nothing alive. The argument for why a
-// collection never frees a live object is at the top of lib/src/collector.cc.
+// collections that run meanwhile; raw pointers keep nothing alive. A collection holds a
+// reference to every object it examines, so an object whose last reference is dropped during
+// it is destroyed when the collection lets go, on the collector's thread. The argument for why
+// a collection never frees a live object is at the top of lib/src/collector.cc.
 //
 // Every function here may be called from any thread.
 #pragma once
