@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cyclegc/make.h"
+#include "cyclegc/observer.h"
 #include "finalizer.h"
 #include "gc_state.h"
 #include "mutator_registry.h"
@@ -36,7 +37,10 @@ bool over_aligned(const TypeInfo& info) {
   return info.block_align > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
 }
 
+std::atomic<const Observer*> g_observer{nullptr};
+
 void untrack(ObjectHeader* h) {
+  if (auto* o = g_observer.load(std::memory_order_acquire)) o->on_untrack(h->value());
   if (is_detached(h->links())) return;  // garbage the collector already took off its list
   GcState& s = state();
   auto lock = lock_for_mutator(s);
@@ -113,6 +117,9 @@ void track(ObjectHeader* h) {
     must_pace = over_threshold && g0.count > kPacingFactor * g0.threshold;
     enabled = s.enabled;
   }
+  if (auto* o = g_observer.load(std::memory_order_acquire)) {
+    o->on_track(h->value(), h->type->name, h->type->value_size);
+  }
   const bool background = s.background.load(std::memory_order_relaxed);
   const std::size_t limit = s.bytes_threshold.load(std::memory_order_relaxed);
   const std::size_t bytes =
@@ -137,3 +144,9 @@ void track(ObjectHeader* h) {
 }
 
 }  // namespace cyclegc::detail
+
+namespace cyclegc {
+void set_observer(const Observer* observer) {
+  detail::g_observer.store(observer, std::memory_order_release);
+}
+}  // namespace cyclegc

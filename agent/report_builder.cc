@@ -1,0 +1,328 @@
+#include "report_builder.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <deque>
+#include <map>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cyclegc/cyclegc.h"
+
+namespace cyclegc::agent {
+namespace {
+
+using report::Cycle;
+using report::Edge;
+using report::Report;
+
+std::string hex_address(const void* p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%p", p);
+  return buf;
+}
+
+// "kids[3]" -> "kids[]": a shape must not depend on where in a container an edge sits.
+std::string label_shape(const std::string& label) {
+  const std::size_t open = label.find('[');
+  return open == std::string::npos ? label : label.substr(0, open) + "[]";
+}
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Tarjan's strongly connected components, iteratively (graphs can be deep). Returns the
+// components with more than one member, or one member with an edge to itself.
+std::vector<std::vector<int>> cycles_of(int n, const std::vector<std::vector<int>>& out) {
+  std::vector<int> index(n, -1), low(n, 0), stack;
+  std::vector<bool> on_stack(n, false);
+  std::vector<std::vector<int>> result;
+  int next_index = 0;
+  for (int root = 0; root < n; ++root) {
+    if (index[root] >= 0) continue;
+    std::vector<std::pair<int, std::size_t>> work{{root, 0}};  // node, next edge to look at
+    index[root] = low[root] = next_index++;
+    stack.push_back(root);
+    on_stack[root] = true;
+    while (!work.empty()) {
+      auto& [v, edge] = work.back();
+      if (edge < out[v].size()) {
+        const int w = out[v][edge++];
+        if (index[w] < 0) {
+          index[w] = low[w] = next_index++;
+          stack.push_back(w);
+          on_stack[w] = true;
+          work.emplace_back(w, 0);
+        } else if (on_stack[w]) {
+          low[v] = std::min(low[v], index[w]);
+        }
+        continue;
+      }
+      const int done = v;
+      work.pop_back();
+      if (!work.empty()) low[work.back().first] = std::min(low[work.back().first], low[done]);
+      if (low[done] != index[done]) continue;
+      std::vector<int> component;
+      int w;
+      do {
+        w = stack.back();
+        stack.pop_back();
+        on_stack[w] = false;
+        component.push_back(w);
+      } while (w != done);
+      const bool self_loop = std::count(out[done].begin(), out[done].end(), done) > 0;
+      if (component.size() > 1 || self_loop) result.push_back(std::move(component));
+    }
+  }
+  return result;
+}
+
+// Walks the cycle depth-first from its first member; the edge that leads back to a node on
+// the current path is the one that closes the cycle. Also orders the members as met.
+void walk_cycle(Cycle& c, const std::vector<std::vector<std::pair<int, std::string>>>& out,
+                const std::vector<int>& component_of, int component) {
+  const int start = c.members.front();
+  std::vector<int> order{start};
+  std::vector<int> path{start};
+  std::vector<std::size_t> next_edge{0};
+  absl::flat_hash_map<int, bool> seen{{start, true}};
+  bool closed = false;
+  while (!path.empty()) {
+    const int v = path.back();
+    std::size_t& e = next_edge.back();
+    if (e == out[v].size()) {
+      path.pop_back();
+      next_edge.pop_back();
+      continue;
+    }
+    const auto& [w, label] = out[v][e++];
+    if (component_of[w] != component) continue;
+    if (std::find(path.begin(), path.end(), w) != path.end()) {
+      if (!closed) c.closing_edge = {v, w, label};
+      closed = true;
+    } else if (!seen[w]) {
+      seen[w] = true;
+      order.push_back(w);
+      path.push_back(w);
+      next_edge.push_back(0);
+    }
+  }
+  c.members = order;
+}
+
+}  // namespace
+
+std::string shape_fingerprint(const Report& r, const Cycle& c) {
+  absl::flat_hash_map<int, const report::Object*> by_id;
+  for (const auto& o : r.objects) by_id[o.id] = &o;
+  std::vector<std::string> parts;
+  for (int m : c.members) parts.push_back(by_id[m]->type);
+  for (const Edge& e : c.edges) {
+    parts.push_back(absl::StrCat(by_id[e.from]->type, "-", label_shape(e.label), "->",
+                                 by_id[e.to]->type));
+  }
+  std::sort(parts.begin(), parts.end());
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a(absl::StrJoin(parts, "|")));
+  return hex;
+}
+
+report::Report build_report(const BuildInput& in) {
+  Report r;
+  r.collections = in.collections;
+
+  // One reference per object, in one place: its index is the object's id in the report.
+  std::vector<AnyRef> objects;
+  absl::flat_hash_map<const void*, int> id_of;
+  std::vector<bool> in_garbage;
+  auto add = [&](const AnyRef& o, bool garbage) {
+    auto [it, added] = id_of.try_emplace(o.address(), static_cast<int>(objects.size()));
+    if (added) {
+      objects.push_back(o);
+      in_garbage.push_back(garbage);
+    }
+    return it->second;
+  };
+  std::vector<int> garbage_ids;
+  {
+    const auto garbage = cyclegc::garbage().items();
+    for (std::size_t i = 0; i < garbage.size(); ++i) garbage_ids.push_back(add(garbage[i], true));
+    for (const auto& o : cyclegc::get_objects()) add(o, false);
+  }  // the extra copies are gone: every object now holds exactly one reference from us
+  const int n = static_cast<int>(objects.size());
+
+  // Edges of every tracked object, and how many traced edges point at each.
+  std::vector<std::vector<std::pair<int, std::string>>> out(n);
+  std::vector<std::uint32_t> traced_in(n, 0);
+  for (int i = 0; i < n; ++i) {
+    for (auto& e : cyclegc::get_referent_edges(objects[i])) {
+      auto it = id_of.find(e.target.address());
+      if (it == id_of.end()) continue;  // an untracked object: no cycle passes through it
+      out[i].emplace_back(it->second, std::move(e.label));
+      ++traced_in[it->second];
+    }
+  }
+
+  std::vector<bool> reported(n, false);
+  std::vector<std::uint32_t> untraced(n, 0);
+  for (int i = 0; i < n; ++i) {
+    const std::uint32_t count = cyclegc::refcount(objects[i]);
+    const std::uint32_t known = 1 + traced_in[i] + (in_garbage[i] ? 1 : 0);
+    untraced[i] = count > known ? count - known : 0;
+    reported[i] = in_garbage[i] || in.at_exit;
+  }
+
+  absl::flat_hash_map<int, int> report_stack;  // recorder stack id -> report stack id
+  auto stack_for = [&](const AnyRef& o) {
+    if (!in.stacks) return -1;
+    const int s = in.stacks->stack_of(o.address());
+    if (s < 0) return -1;
+    auto [it, added] = report_stack.try_emplace(s, static_cast<int>(r.stacks.size()));
+    if (added) {
+      report::Stack stack{it->second, {}};
+      for (const Frame& f : in.stacks->frames(s)) stack.frames.push_back({f.function, f.file, f.line});
+      r.stacks.push_back(std::move(stack));
+    }
+    return it->second;
+  };
+
+  for (int i = 0; i < n; ++i) {
+    if (!reported[i]) continue;
+    const AnyRef& o = objects[i];
+    report::Object obj;
+    obj.id = i;
+    obj.type = o.type_name();
+    obj.address = hex_address(o.address());
+    obj.size = o.header()->type->value_size;
+    obj.label = o.repr();
+    obj.stack = stack_for(o);
+    obj.refcount = cyclegc::refcount(o) - 1;
+    obj.untraced_refs = untraced[i];
+    r.objects.push_back(std::move(obj));
+    for (const auto& [to, label] : out[i]) {
+      if (reported[to]) r.edges.push_back({i, to, label});
+    }
+    if (!in_garbage[i] && untraced[i] > 0) r.untraced.push_back(i);
+  }
+  for (std::size_t k = 0; k < garbage_ids.size(); ++k) {
+    (k < in.garbage_before ? r.saved_garbage : r.collectable).push_back(garbage_ids[k]);
+  }
+
+  // Cycles among reported objects.
+  std::vector<std::vector<int>> reported_out(n);
+  for (int i = 0; i < n; ++i) {
+    if (!reported[i]) continue;
+    for (const auto& [to, label] : out[i]) {
+      if (reported[to]) reported_out[i].push_back(to);
+    }
+  }
+  auto components = cycles_of(n, reported_out);
+  std::vector<int> component_of(n, -1);
+  for (std::size_t c = 0; c < components.size(); ++c) {
+    for (int m : components[c]) component_of[m] = static_cast<int>(c);
+  }
+  for (std::size_t c = 0; c < components.size(); ++c) {
+    Cycle cycle;
+    cycle.id = static_cast<int>(c);
+    cycle.members = components[c];
+    std::sort(cycle.members.begin(), cycle.members.end());  // walk from the oldest member
+    for (int m : cycle.members) {
+      for (const auto& [to, label] : out[m]) {
+        if (component_of[to] == static_cast<int>(c)) cycle.edges.push_back({m, to, label});
+      }
+    }
+    walk_cycle(cycle, out, component_of, static_cast<int>(c));
+    cycle.shape = shape_fingerprint(r, cycle);
+    r.cycles.push_back(std::move(cycle));
+  }
+
+  // Under the legacy policy, garbage in a cycle with a finalizer is uncollectable.
+  if (in.legacy_policy) {
+    std::vector<int> still_collectable;
+    for (int id : r.collectable) {
+      bool has_finalizer = false;
+      const int c = component_of[id];
+      for (int m : c >= 0 ? r.cycles[c].members : std::vector<int>{id}) {
+        has_finalizer |= objects[m].header()->type->finalize != nullptr;
+      }
+      (has_finalizer ? r.uncollectable : still_collectable).push_back(id);
+    }
+    r.collectable = std::move(still_collectable);
+  }
+
+  // Referrer chains: around the cycle for cycle members; otherwise the shortest path from an
+  // object held by untraced references (breadth-first over the reversed edges).
+  std::vector<std::vector<std::pair<int, std::string>>> in_edges(n);
+  for (int i = 0; i < n; ++i) {
+    if (!reported[i]) continue;
+    for (const auto& [to, label] : out[i]) {
+      if (reported[to]) in_edges[to].emplace_back(i, label);
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!reported[i]) continue;
+    report::Chain chain{i, "", {}};
+    // Breadth-first from i backwards: stop at i itself (a cycle) or at a holder.
+    std::vector<int> parent(n, -2);
+    std::vector<std::string> parent_label(n);
+    std::deque<int> queue{i};
+    parent[i] = -1;
+    int found = -1;
+    while (!queue.empty() && found < 0) {
+      const int v = queue.front();
+      queue.pop_front();
+      for (const auto& [from, label] : in_edges[v]) {
+        if (from == i) {  // back to the start: the chain goes around a cycle
+          chain.kind = "cycle";
+          chain.hops.push_back({from, v, label});
+          found = v;
+          break;
+        }
+        if (parent[from] != -2) continue;
+        parent[from] = v;
+        parent_label[from] = label;
+        if (!in_garbage[from] && untraced[from] > 0) {
+          chain.kind = "holder";
+          found = from;
+          break;
+        }
+        if (component_of[from] >= 0 && component_of[i] < 0) {  // garbage hanging off a cycle
+          chain.kind = "cycle";
+          found = from;
+          break;
+        }
+        queue.push_back(from);
+      }
+    }
+    if (found < 0) {
+      if (untraced[i] == 0 && !in_garbage[i]) continue;
+      chain.kind = "holder";  // held directly from outside the graph
+    } else {
+      for (int v = found; v != i && parent[v] >= 0; v = parent[v]) {
+        chain.hops.push_back({v, parent[v], parent_label[v]});
+      }
+    }
+    r.chains.push_back(std::move(chain));
+  }
+
+  // Live objects by type and allocation site.
+  std::map<std::pair<std::string, int>, report::LiveGroup> groups;
+  for (int i = 0; i < n; ++i) {
+    if (in_garbage[i]) continue;
+    const int stack = stack_for(objects[i]);
+    auto& g = groups[{objects[i].type_name(), stack}];
+    g.type = objects[i].type_name();
+    g.stack = stack;
+    ++g.count;
+    g.bytes += objects[i].header()->type->block_size;
+  }
+  for (auto& [key, g] : groups) r.live.push_back(g);
+  return r;
+}
+
+}  // namespace cyclegc::agent

@@ -1,0 +1,42 @@
+#include "report_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace cyclegc::agent {
+
+absl::Status write_file_atomically(const std::string& path, const std::string& contents) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  auto failure = [&](const char* what) {
+    absl::Status status =
+        absl::UnavailableError(absl::StrCat(what, " '", path, "': ", std::strerror(errno)));
+    unlink(tmp.c_str());
+    return status;
+  };
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) {  // left over by an earlier process with the same pid
+    unlink(tmp.c_str());
+    fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  }
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot create report '", path, "': ",
+                                                          std::strerror(errno)));
+  for (std::size_t done = 0; done < contents.size();) {
+    const ssize_t n = write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(fd);
+      return failure("cannot write report");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) return failure("cannot write report");
+  if (rename(tmp.c_str(), path.c_str()) != 0) return failure("cannot write report");
+  return absl::OkStatus();
+}
+
+}  // namespace cyclegc::agent

@@ -1,0 +1,106 @@
+// The leak report: one definition, shared by the agent that writes it and cyclegc-report that
+// reads it (report/SCHEMA.md describes the JSON). Reading validates every field and reports the
+// first problem with its JSON path, so a truncated or corrupt file gives one clear error.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cyclegc::report {
+
+inline constexpr int kSchemaVersion = 1;
+inline constexpr const char* kSchemaName = "cyclegc-report";
+
+struct Frame {
+  std::string function;
+  std::string file;
+  int line = 0;
+};
+
+struct Stack {
+  int id = 0;
+  std::vector<Frame> frames;  // innermost (the allocation site) first
+};
+
+struct Object {
+  int id = 0;
+  std::string type;
+  std::string address;  // "0x..."; for reading reports, never for identity across runs
+  std::uint64_t size = 0;
+  std::string label;          // the printable form, e.g. "Graph(one)"
+  int generation = -1;        // 0..2, or -1 when not in a generation (garbage, untracked)
+  int stack = -1;             // index into stacks, -1 without one
+  std::uint32_t refcount = 0;
+  std::uint32_t untraced_refs = 0;  // references no traced edge explains
+  bool suppressed = false;
+};
+
+struct Edge {
+  int from = 0;
+  int to = 0;
+  std::string label;  // "next", "kids[3]"
+};
+
+struct Cycle {
+  int id = 0;
+  std::vector<int> members;  // object ids, in the order a walk from the first meets them
+  std::vector<Edge> edges;   // every edge between members
+  Edge closing_edge;         // the edge back to where the walk started
+  std::string shape;         // fingerprint of types and labels, stable across runs
+};
+
+struct Chain {
+  int object = 0;
+  std::string kind;        // "cycle": around its cycle; "holder": from an untraced holder
+  std::vector<Edge> hops;  // from the start of the chain to `object`
+};
+
+// Live tracked objects grouped by type and allocation site: what grows between two reports.
+struct LiveGroup {
+  std::string type;
+  int stack = -1;
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct Collection {
+  std::string trigger;
+  int generation = 0;
+  std::uint64_t collected = 0;
+  std::uint64_t uncollectable = 0;
+  double elapsed_s = 0;
+};
+
+struct Process {
+  int pid = 0;
+  std::string executable;
+  std::string options;       // CYCLEGC_OPTIONS as given
+  std::string stack_method;  // "frame-pointer", "unwind" or "off"
+  std::string reason;        // "exit", "signal", "interval"
+  std::string time;          // UTC, ISO 8601
+};
+
+struct Report {
+  Process process;
+  std::vector<Collection> collections;
+  std::vector<Object> objects;
+  std::vector<Stack> stacks;
+  std::vector<Edge> edges;  // every edge between reported objects
+  std::vector<int> collectable;
+  std::vector<int> uncollectable;
+  std::vector<int> saved_garbage;
+  std::vector<int> untraced;  // live objects held by references no trace explains
+  std::vector<Cycle> cycles;
+  std::vector<Chain> chains;
+  std::vector<LiveGroup> live;
+};
+
+std::string to_json(const Report& report);
+// Fails with InvalidArgument naming the byte offset (syntax) or JSON path (content).
+absl::StatusOr<Report> from_json(const std::string& text);
+
+}  // namespace cyclegc::report

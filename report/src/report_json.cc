@@ -1,0 +1,193 @@
+// JSON for the report, with nlohmann::json. Writing is direct; reading checks each field's
+// presence and type by hand so an error can name the JSON path where it is wrong.
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "cyclegc_report/report.h"
+
+namespace cyclegc::report {
+namespace {
+
+using nlohmann::json;
+
+json frame_json(const Frame& f) { return {{"function", f.function}, {"file", f.file}, {"line", f.line}}; }
+json edge_json(const Edge& e) { return {{"from", e.from}, {"to", e.to}, {"label", e.label}}; }
+template <class T, class F>
+json array_of(const std::vector<T>& items, F to) {
+  json a = json::array();
+  for (const auto& item : items) a.push_back(to(item));
+  return a;
+}
+
+// Reading: every accessor takes the path of the value it reads, and throws ReadError on a
+// missing or mistyped field; from_json() turns that into a Status.
+struct ReadError {
+  std::string message;
+};
+
+const json& field(const json& obj, const std::string& path, const char* key) {
+  if (!obj.is_object()) throw ReadError{absl::StrCat(path, ": expected an object")};
+  auto it = obj.find(key);
+  if (it == obj.end()) throw ReadError{absl::StrCat(path, ".", key, ": missing")};
+  return *it;
+}
+template <class T>
+T read(const json& obj, const std::string& path, const char* key) {
+  const json& v = field(obj, path, key);
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) throw ReadError{absl::StrCat(path, ".", key, ": expected a string")};
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) throw ReadError{absl::StrCat(path, ".", key, ": expected true or false")};
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) throw ReadError{absl::StrCat(path, ".", key, ": expected a number")};
+  } else {
+    if (!v.is_number_integer()) {
+      throw ReadError{absl::StrCat(path, ".", key, ": expected an integer")};
+    }
+  }
+  return v.get<T>();
+}
+template <class T, class F>
+std::vector<T> read_array(const json& obj, const std::string& path, const char* key, F element) {
+  const json& v = field(obj, path, key);
+  const std::string here = absl::StrCat(path, ".", key);
+  if (!v.is_array()) throw ReadError{absl::StrCat(here, ": expected an array")};
+  std::vector<T> out;
+  out.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(element(v[i], absl::StrCat(here, "[", i, "]")));
+  return out;
+}
+int read_id(const json& v, const std::string& path) {
+  if (!v.is_number_integer()) throw ReadError{absl::StrCat(path, ": expected an integer")};
+  return v.get<int>();
+}
+Edge read_edge(const json& v, const std::string& path) {
+  return {read<int>(v, path, "from"), read<int>(v, path, "to"), read<std::string>(v, path, "label")};
+}
+
+}  // namespace
+
+std::string to_json(const Report& r) {
+  json j;
+  j["schema"] = kSchemaName;
+  j["version"] = kSchemaVersion;
+  j["process"] = {{"pid", r.process.pid},
+                  {"executable", r.process.executable},
+                  {"options", r.process.options},
+                  {"stack_method", r.process.stack_method},
+                  {"reason", r.process.reason},
+                  {"time", r.process.time}};
+  j["collections"] = array_of(r.collections, [](const Collection& c) {
+    return json{{"trigger", c.trigger}, {"generation", c.generation}, {"collected", c.collected},
+                {"uncollectable", c.uncollectable}, {"elapsed_s", c.elapsed_s}};
+  });
+  j["objects"] = array_of(r.objects, [](const Object& o) {
+    return json{{"id", o.id},         {"type", o.type},
+                {"address", o.address}, {"size", o.size},
+                {"label", o.label},   {"generation", o.generation},
+                {"stack", o.stack},   {"refcount", o.refcount},
+                {"untraced_refs", o.untraced_refs}, {"suppressed", o.suppressed}};
+  });
+  j["stacks"] = array_of(r.stacks, [](const Stack& s) {
+    return json{{"id", s.id}, {"frames", array_of(s.frames, frame_json)}};
+  });
+  j["edges"] = array_of(r.edges, edge_json);
+  j["collectable"] = r.collectable;
+  j["uncollectable"] = r.uncollectable;
+  j["saved_garbage"] = r.saved_garbage;
+  j["untraced"] = r.untraced;
+  j["cycles"] = array_of(r.cycles, [](const Cycle& c) {
+    return json{{"id", c.id},
+                {"members", c.members},
+                {"edges", array_of(c.edges, edge_json)},
+                {"closing_edge", edge_json(c.closing_edge)},
+                {"shape", c.shape}};
+  });
+  j["chains"] = array_of(r.chains, [](const Chain& c) {
+    return json{{"object", c.object}, {"kind", c.kind}, {"hops", array_of(c.hops, edge_json)}};
+  });
+  j["live"] = array_of(r.live, [](const LiveGroup& g) {
+    return json{{"type", g.type}, {"stack", g.stack}, {"count", g.count}, {"bytes", g.bytes}};
+  });
+  return j.dump(1);
+}
+
+absl::StatusOr<Report> from_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not valid JSON at byte ", e.byte, ": ", e.what()));
+  }
+  try {
+    const std::string root = "$";
+    if (read<std::string>(j, root, "schema") != kSchemaName) {
+      return absl::InvalidArgumentError("$.schema: not a cyclegc report");
+    }
+    const int version = read<int>(j, root, "version");
+    if (version != kSchemaVersion) {
+      return absl::InvalidArgumentError(absl::StrCat("$.version: this tool reads version ",
+                                                     kSchemaVersion, ", the report is version ",
+                                                     version));
+    }
+    Report r;
+    const json& p = field(j, root, "process");
+    r.process = {read<int>(p, "$.process", "pid"),
+                 read<std::string>(p, "$.process", "executable"),
+                 read<std::string>(p, "$.process", "options"),
+                 read<std::string>(p, "$.process", "stack_method"),
+                 read<std::string>(p, "$.process", "reason"),
+                 read<std::string>(p, "$.process", "time")};
+    r.collections = read_array<Collection>(j, root, "collections", [](const json& v, const std::string& at) {
+      return Collection{read<std::string>(v, at, "trigger"), read<int>(v, at, "generation"),
+                        read<std::uint64_t>(v, at, "collected"),
+                        read<std::uint64_t>(v, at, "uncollectable"), read<double>(v, at, "elapsed_s")};
+    });
+    r.objects = read_array<Object>(j, root, "objects", [](const json& v, const std::string& at) {
+      return Object{read<int>(v, at, "id"),
+                    read<std::string>(v, at, "type"),
+                    read<std::string>(v, at, "address"),
+                    read<std::uint64_t>(v, at, "size"),
+                    read<std::string>(v, at, "label"),
+                    read<int>(v, at, "generation"),
+                    read<int>(v, at, "stack"),
+                    read<std::uint32_t>(v, at, "refcount"),
+                    read<std::uint32_t>(v, at, "untraced_refs"),
+                    read<bool>(v, at, "suppressed")};
+    });
+    r.stacks = read_array<Stack>(j, root, "stacks", [](const json& v, const std::string& at) {
+      return Stack{read<int>(v, at, "id"),
+                   read_array<Frame>(v, at, "frames", [](const json& f, const std::string& fat) {
+                     return Frame{read<std::string>(f, fat, "function"),
+                                  read<std::string>(f, fat, "file"), read<int>(f, fat, "line")};
+                   })};
+    });
+    r.edges = read_array<Edge>(j, root, "edges", read_edge);
+    r.collectable = read_array<int>(j, root, "collectable", read_id);
+    r.uncollectable = read_array<int>(j, root, "uncollectable", read_id);
+    r.saved_garbage = read_array<int>(j, root, "saved_garbage", read_id);
+    r.untraced = read_array<int>(j, root, "untraced", read_id);
+    r.cycles = read_array<Cycle>(j, root, "cycles", [](const json& v, const std::string& at) {
+      return Cycle{read<int>(v, at, "id"), read_array<int>(v, at, "members", read_id),
+                   read_array<Edge>(v, at, "edges", read_edge),
+                   read_edge(field(v, at, "closing_edge"), at + ".closing_edge"),
+                   read<std::string>(v, at, "shape")};
+    });
+    r.chains = read_array<Chain>(j, root, "chains", [](const json& v, const std::string& at) {
+      return Chain{read<int>(v, at, "object"), read<std::string>(v, at, "kind"),
+                   read_array<Edge>(v, at, "hops", read_edge)};
+    });
+    r.live = read_array<LiveGroup>(j, root, "live", [](const json& v, const std::string& at) {
+      return LiveGroup{read<std::string>(v, at, "type"), read<int>(v, at, "stack"),
+                       read<std::uint64_t>(v, at, "count"), read<std::uint64_t>(v, at, "bytes")};
+    });
+    return r;
+  } catch (const ReadError& e) {
+    return absl::InvalidArgumentError(e.message);
+  } catch (const json::exception& e) {  // out-of-range numbers and the like
+    return absl::InvalidArgumentError(e.what());
+  }
+}
+
+}  // namespace cyclegc::report
