@@ -151,8 +151,8 @@ std::size_t print_summary(const report::Report& r, const std::string& path, bool
                  "cyclegc: %zu leaked objects (%zu cycles): %zu collectable, %zu saved garbage, "
                  "%zu uncollectable, %zu held by untraced references%s%s\n",
                  leaks, r.cycles.size(), r.collectable.size(), r.saved_garbage.size(),
-                 r.uncollectable.size(), r.untraced.size(), path.empty() ? "" : "; report: ",
-                 path.c_str());
+                 r.uncollectable.size(), r.untraced.size(),
+                 path.empty() ? "" : "; report: ", path.c_str());
   }
   return leaks;
 }
@@ -178,8 +178,10 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   in.legacy_policy = get_finalizer_policy() == FinalizerPolicy::kLegacy;
   in.at_exit = at_exit;
   report::Report r = build_report(in);
-  r.process = {getpid(), executable(), a.options_text, a.stacks->method(), reason,
-               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())};
+  r.process = {
+      getpid(),       executable(),
+      a.options_text, a.stacks->method(),
+      reason,         absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())};
   report::apply_suppressions(a.suppressions, r);
 
   std::string path;

@@ -66,8 +66,11 @@ bool parse_signal(absl::string_view value, int& out) {
   if (parse_int(value, 0, 64, out)) return true;
   std::string name = absl::AsciiStrToUpper(value);
   if (absl::StartsWith(name, "SIG")) name = name.substr(3);
-  static constexpr std::pair<const char*, int> kSignals[] = {
-      {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}};
+  static constexpr std::pair<const char*, int> kSignals[] = {{"USR1", SIGUSR1},
+                                                             {"USR2", SIGUSR2},
+                                                             {"HUP", SIGHUP},
+                                                             {"PROF", SIGPROF},
+                                                             {"WINCH", SIGWINCH}};
   for (auto [n, number] : kSignals) {
     if (name == n) {
       out = number;

@@ -4,8 +4,8 @@
 #pragma once
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 namespace cyclegc::agent {
 
@@ -13,12 +13,12 @@ struct Options {
   bool help = false;
   int debug_flags = 0;  // DEBUG_* flags from debug=stats,collectable,uncollectable,saveall,leak
   std::string report_path = "cyclegc.%p.json";  // %p: process id, %n: report number; "none"
-  int stack_depth = 16;                          // frames kept per allocation; 0: no stacks
-  int dump_signal = 0;                           // write a report on this signal; 0: none
-  int interval_ms = 0;                           // write a report this often; 0: never
-  int exitcode = 0;                              // exit status when leaks were found; 0: keep
-  std::string suppressions;                      // file of suppression lines
-  bool summary = true;                           // a short text summary on stderr at exit
+  int stack_depth = 16;                         // frames kept per allocation; 0: no stacks
+  int dump_signal = 0;                          // write a report on this signal; 0: none
+  int interval_ms = 0;                          // write a report this often; 0: never
+  int exitcode = 0;                             // exit status when leaks were found; 0: keep
+  std::string suppressions;                     // file of suppression lines
+  bool summary = true;                          // a short text summary on stderr at exit
 };
 
 struct ParsedOptions {

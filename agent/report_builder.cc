@@ -123,8 +123,8 @@ std::string shape_fingerprint(const Report& r, const Cycle& c) {
   std::vector<std::string> parts;
   for (int m : c.members) parts.push_back(by_id[m]->type);
   for (const Edge& e : c.edges) {
-    parts.push_back(absl::StrCat(by_id[e.from]->type, "-", label_shape(e.label), "->",
-                                 by_id[e.to]->type));
+    parts.push_back(
+        absl::StrCat(by_id[e.from]->type, "-", label_shape(e.label), "->", by_id[e.to]->type));
   }
   std::sort(parts.begin(), parts.end());
   char hex[17];
@@ -185,7 +185,8 @@ report::Report build_report(const BuildInput& in) {
     auto [it, added] = report_stack.try_emplace(s, static_cast<int>(r.stacks.size()));
     if (added) {
       report::Stack stack{it->second, {}};
-      for (const Frame& f : in.stacks->frames(s)) stack.frames.push_back({f.function, f.file, f.line});
+      for (const Frame& f : in.stacks->frames(s))
+        stack.frames.push_back({f.function, f.file, f.line});
       r.stacks.push_back(std::move(stack));
     }
     return it->second;
@@ -255,8 +256,10 @@ report::Report build_report(const BuildInput& in) {
     r.collectable = std::move(still_collectable);
   }
 
-  // Referrer chains: around the cycle for cycle members; otherwise the shortest path from an
-  // object held by untraced references (breadth-first over the reversed edges).
+  // Referrer chains. A cycle member's chain is its cycle (the walk in `members`); writing the
+  // hops around the cycle for every member would make a report quadratic in cycle length.
+  // Other objects get the shortest path, breadth-first over the reversed edges, from the cycle
+  // they hang off or from an object held by untraced references.
   std::vector<std::vector<std::pair<int, std::string>>> in_edges(n);
   for (int i = 0; i < n; ++i) {
     if (!reported[i]) continue;
@@ -264,50 +267,44 @@ report::Report build_report(const BuildInput& in) {
       if (reported[to]) in_edges[to].emplace_back(i, label);
     }
   }
+  std::vector<int> parent(n, -2);
+  std::vector<std::string> parent_label(n);
   for (int i = 0; i < n; ++i) {
     if (!reported[i]) continue;
-    report::Chain chain{i, "", {}};
-    // Breadth-first from i backwards: stop at i itself (a cycle) or at a holder.
-    std::vector<int> parent(n, -2);
-    std::vector<std::string> parent_label(n);
-    std::deque<int> queue{i};
+    if (component_of[i] >= 0) {
+      r.chains.push_back({i, "cycle", component_of[i], {}});
+      continue;
+    }
+    report::Chain chain{i, "holder", -1, {}};
+    if (untraced[i] > 0 && !in_garbage[i]) {  // held directly from outside the graph
+      r.chains.push_back(std::move(chain));
+      continue;
+    }
+    std::vector<int> visited{i};
     parent[i] = -1;
+    std::deque<int> queue{i};
     int found = -1;
     while (!queue.empty() && found < 0) {
       const int v = queue.front();
       queue.pop_front();
       for (const auto& [from, label] : in_edges[v]) {
-        if (from == i) {  // back to the start: the chain goes around a cycle
-          chain.kind = "cycle";
-          chain.hops.push_back({from, v, label});
-          found = v;
-          break;
-        }
         if (parent[from] != -2) continue;
         parent[from] = v;
         parent_label[from] = label;
-        if (!in_garbage[from] && untraced[from] > 0) {
-          chain.kind = "holder";
-          found = from;
-          break;
-        }
-        if (component_of[from] >= 0 && component_of[i] < 0) {  // garbage hanging off a cycle
-          chain.kind = "cycle";
+        visited.push_back(from);
+        if (component_of[from] >= 0 || (!in_garbage[from] && untraced[from] > 0)) {
+          chain.kind = component_of[from] >= 0 ? "cycle" : "holder";
           found = from;
           break;
         }
         queue.push_back(from);
       }
     }
-    if (found < 0) {
-      if (untraced[i] == 0 && !in_garbage[i]) continue;
-      chain.kind = "holder";  // held directly from outside the graph
-    } else {
-      for (int v = found; v != i && parent[v] >= 0; v = parent[v]) {
-        chain.hops.push_back({v, parent[v], parent_label[v]});
-      }
+    for (int v = found; v >= 0 && v != i; v = parent[v]) {
+      chain.hops.push_back({v, parent[v], parent_label[v]});
     }
-    r.chains.push_back(std::move(chain));
+    for (int v : visited) parent[v] = -2;  // reset only what this search touched
+    if (found >= 0) r.chains.push_back(std::move(chain));
   }
 
   // Live objects by type and allocation site.

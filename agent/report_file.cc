@@ -23,8 +23,9 @@ absl::Status write_file_atomically(const std::string& path, const std::string& c
     unlink(tmp.c_str());
     fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   }
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot create report '", path, "': ",
-                                                          std::strerror(errno)));
+  if (fd < 0)
+    return absl::UnavailableError(
+        absl::StrCat("cannot create report '", path, "': ", std::strerror(errno)));
   for (std::size_t done = 0; done < contents.size();) {
     const ssize_t n = write(fd, contents.data() + done, contents.size() - done);
     if (n < 0 && errno == EINTR) continue;

@@ -10,7 +10,9 @@ namespace {
 
 using nlohmann::json;
 
-json frame_json(const Frame& f) { return {{"function", f.function}, {"file", f.file}, {"line", f.line}}; }
+json frame_json(const Frame& f) {
+  return {{"function", f.function}, {"file", f.file}, {"line", f.line}};
+}
 json edge_json(const Edge& e) { return {{"from", e.from}, {"to", e.to}, {"label", e.label}}; }
 template <class T, class F>
 json array_of(const std::vector<T>& items, F to) {
@@ -54,7 +56,8 @@ std::vector<T> read_array(const json& obj, const std::string& path, const char* 
   if (!v.is_array()) throw ReadError{absl::StrCat(here, ": expected an array")};
   std::vector<T> out;
   out.reserve(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) out.push_back(element(v[i], absl::StrCat(here, "[", i, "]")));
+  for (std::size_t i = 0; i < v.size(); ++i)
+    out.push_back(element(v[i], absl::StrCat(here, "[", i, "]")));
   return out;
 }
 int read_id(const json& v, const std::string& path) {
@@ -62,7 +65,35 @@ int read_id(const json& v, const std::string& path) {
   return v.get<int>();
 }
 Edge read_edge(const json& v, const std::string& path) {
-  return {read<int>(v, path, "from"), read<int>(v, path, "to"), read<std::string>(v, path, "label")};
+  return {read<int>(v, path, "from"), read<int>(v, path, "to"),
+          read<std::string>(v, path, "label")};
+}
+
+// What to_json() leaves out: each cycle's edges, and each member's chain (its cycle).
+void rebuild_cycle_details(Report& r) {
+  std::vector<int> cycle_of;
+  for (const Cycle& c : r.cycles) {
+    for (int m : c.members) {
+      if (m < 0) throw ReadError{absl::StrCat("$.cycles[", c.id, "].members: negative id")};
+      if (static_cast<std::size_t>(m) >= cycle_of.size()) cycle_of.resize(m + 1, -1);
+      cycle_of[m] = c.id;
+    }
+  }
+  auto member_cycle = [&](int id) {
+    return id >= 0 && static_cast<std::size_t>(id) < cycle_of.size() ? cycle_of[id] : -1;
+  };
+  for (std::size_t i = 0; i < r.cycles.size(); ++i) {
+    if (r.cycles[i].id != static_cast<int>(i)) {
+      throw ReadError{absl::StrCat("$.cycles[", i, "].id: expected ", i)};
+    }
+  }
+  for (const Edge& e : r.edges) {
+    const int c = member_cycle(e.from);
+    if (c >= 0 && c == member_cycle(e.to)) r.cycles[c].edges.push_back(e);
+  }
+  for (const Cycle& c : r.cycles) {
+    for (int m : c.members) r.chains.push_back({m, "cycle", c.id, {}});
+  }
 }
 
 }  // namespace
@@ -71,22 +102,27 @@ std::string to_json(const Report& r) {
   json j;
   j["schema"] = kSchemaName;
   j["version"] = kSchemaVersion;
-  j["process"] = {{"pid", r.process.pid},
-                  {"executable", r.process.executable},
-                  {"options", r.process.options},
-                  {"stack_method", r.process.stack_method},
-                  {"reason", r.process.reason},
-                  {"time", r.process.time}};
+  j["process"] = {{"pid", r.process.pid},         {"executable", r.process.executable},
+                  {"options", r.process.options}, {"stack_method", r.process.stack_method},
+                  {"reason", r.process.reason},   {"time", r.process.time}};
   j["collections"] = array_of(r.collections, [](const Collection& c) {
-    return json{{"trigger", c.trigger}, {"generation", c.generation}, {"collected", c.collected},
-                {"uncollectable", c.uncollectable}, {"elapsed_s", c.elapsed_s}};
+    return json{{"trigger", c.trigger},
+                {"generation", c.generation},
+                {"collected", c.collected},
+                {"uncollectable", c.uncollectable},
+                {"elapsed_s", c.elapsed_s}};
   });
   j["objects"] = array_of(r.objects, [](const Object& o) {
-    return json{{"id", o.id},         {"type", o.type},
-                {"address", o.address}, {"size", o.size},
-                {"label", o.label},   {"generation", o.generation},
-                {"stack", o.stack},   {"refcount", o.refcount},
-                {"untraced_refs", o.untraced_refs}, {"suppressed", o.suppressed}};
+    return json{{"id", o.id},
+                {"type", o.type},
+                {"address", o.address},
+                {"size", o.size},
+                {"label", o.label},
+                {"generation", o.generation},
+                {"stack", o.stack},
+                {"refcount", o.refcount},
+                {"untraced_refs", o.untraced_refs},
+                {"suppressed", o.suppressed}};
   });
   j["stacks"] = array_of(r.stacks, [](const Stack& s) {
     return json{{"id", s.id}, {"frames", array_of(s.frames, frame_json)}};
@@ -96,20 +132,25 @@ std::string to_json(const Report& r) {
   j["uncollectable"] = r.uncollectable;
   j["saved_garbage"] = r.saved_garbage;
   j["untraced"] = r.untraced;
+  // A cycle's edges and its members' chains follow from `edges` and `members`: they are not
+  // written (they would repeat the graph once per cycle member) and from_json() rebuilds them.
   j["cycles"] = array_of(r.cycles, [](const Cycle& c) {
     return json{{"id", c.id},
                 {"members", c.members},
-                {"edges", array_of(c.edges, edge_json)},
                 {"closing_edge", edge_json(c.closing_edge)},
                 {"shape", c.shape}};
   });
-  j["chains"] = array_of(r.chains, [](const Chain& c) {
-    return json{{"object", c.object}, {"kind", c.kind}, {"hops", array_of(c.hops, edge_json)}};
-  });
+  json chains = json::array();
+  for (const Chain& c : r.chains) {
+    if (c.cycle >= 0) continue;
+    chains.push_back(
+        json{{"object", c.object}, {"kind", c.kind}, {"hops", array_of(c.hops, edge_json)}});
+  }
+  j["chains"] = std::move(chains);
   j["live"] = array_of(r.live, [](const LiveGroup& g) {
     return json{{"type", g.type}, {"stack", g.stack}, {"count", g.count}, {"bytes", g.bytes}};
   });
-  return j.dump(1);
+  return j.dump();
 }
 
 absl::StatusOr<Report> from_json(const std::string& text) {
@@ -139,11 +180,13 @@ absl::StatusOr<Report> from_json(const std::string& text) {
                  read<std::string>(p, "$.process", "stack_method"),
                  read<std::string>(p, "$.process", "reason"),
                  read<std::string>(p, "$.process", "time")};
-    r.collections = read_array<Collection>(j, root, "collections", [](const json& v, const std::string& at) {
-      return Collection{read<std::string>(v, at, "trigger"), read<int>(v, at, "generation"),
-                        read<std::uint64_t>(v, at, "collected"),
-                        read<std::uint64_t>(v, at, "uncollectable"), read<double>(v, at, "elapsed_s")};
-    });
+    r.collections =
+        read_array<Collection>(j, root, "collections", [](const json& v, const std::string& at) {
+          return Collection{read<std::string>(v, at, "trigger"), read<int>(v, at, "generation"),
+                            read<std::uint64_t>(v, at, "collected"),
+                            read<std::uint64_t>(v, at, "uncollectable"),
+                            read<double>(v, at, "elapsed_s")};
+        });
     r.objects = read_array<Object>(j, root, "objects", [](const json& v, const std::string& at) {
       return Object{read<int>(v, at, "id"),
                     read<std::string>(v, at, "type"),
@@ -169,15 +212,17 @@ absl::StatusOr<Report> from_json(const std::string& text) {
     r.saved_garbage = read_array<int>(j, root, "saved_garbage", read_id);
     r.untraced = read_array<int>(j, root, "untraced", read_id);
     r.cycles = read_array<Cycle>(j, root, "cycles", [](const json& v, const std::string& at) {
-      return Cycle{read<int>(v, at, "id"), read_array<int>(v, at, "members", read_id),
-                   read_array<Edge>(v, at, "edges", read_edge),
+      return Cycle{read<int>(v, at, "id"),
+                   read_array<int>(v, at, "members", read_id),
+                   {},
                    read_edge(field(v, at, "closing_edge"), at + ".closing_edge"),
                    read<std::string>(v, at, "shape")};
     });
     r.chains = read_array<Chain>(j, root, "chains", [](const json& v, const std::string& at) {
-      return Chain{read<int>(v, at, "object"), read<std::string>(v, at, "kind"),
+      return Chain{read<int>(v, at, "object"), read<std::string>(v, at, "kind"), -1,
                    read_array<Edge>(v, at, "hops", read_edge)};
     });
+    rebuild_cycle_details(r);
     r.live = read_array<LiveGroup>(j, root, "live", [](const json& v, const std::string& at) {
       return LiveGroup{read<std::string>(v, at, "type"), read<int>(v, at, "stack"),
                        read<std::uint64_t>(v, at, "count"), read<std::uint64_t>(v, at, "bytes")};

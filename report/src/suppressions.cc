@@ -32,8 +32,8 @@ absl::StatusOr<Suppressions> parse_suppressions(const std::string& text) {
     } else if (kind == "shape") {
       s.shapes.push_back(value);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("line ", line_number, ": unknown kind '",
-                                                     kind, "' (type, frame or shape)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", line_number, ": unknown kind '", kind, "' (type, frame or shape)"));
     }
   }
   return s;

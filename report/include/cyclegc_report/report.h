@@ -31,9 +31,9 @@ struct Object {
   std::string type;
   std::string address;  // "0x..."; for reading reports, never for identity across runs
   std::uint64_t size = 0;
-  std::string label;          // the printable form, e.g. "Graph(one)"
-  int generation = -1;        // 0..2, or -1 when not in a generation (garbage, untracked)
-  int stack = -1;             // index into stacks, -1 without one
+  std::string label;    // the printable form, e.g. "Graph(one)"
+  int generation = -1;  // 0..2, or -1 when not in a generation (garbage, untracked)
+  int stack = -1;       // index into stacks, -1 without one
   std::uint32_t refcount = 0;
   std::uint32_t untraced_refs = 0;  // references no traced edge explains
   bool suppressed = false;
@@ -55,8 +55,9 @@ struct Cycle {
 
 struct Chain {
   int object = 0;
-  std::string kind;        // "cycle": around its cycle; "holder": from an untraced holder
-  std::vector<Edge> hops;  // from the start of the chain to `object`
+  std::string kind;        // "cycle": on or off a cycle; "holder": from an untraced holder
+  int cycle = -1;          // for a cycle member: its cycle, whose walk is the chain around it
+  std::vector<Edge> hops;  // otherwise: from the start of the chain to `object`
 };
 
 // Live tracked objects grouped by type and allocation site: what grows between two reports.

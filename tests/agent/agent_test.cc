@@ -1,0 +1,309 @@
+// Runs programs under LD_PRELOAD=libcyclegc_agent.so and checks the reports they leave, read
+// through the report schema's own reader.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "cyclegc_report/report.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct ProgramRun {
+  int status;
+  std::string output;  // stdout and stderr
+};
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/cyclegc-agent-XXXXXX";
+    dir_ = mkdtemp(pattern);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs `program args` in the test's directory, under the agent unless `with_agent` is false.
+  ProgramRun run(const std::string& program, const std::string& args, const std::string& options,
+          bool with_agent = true) {
+    // The leaky samples leak on purpose: LeakSanitizer, in the ASan build, must not fail them.
+    std::string command = "cd '" + dir_ + "' && ASAN_OPTIONS=detect_leaks=0 ";
+    if (with_agent) {
+      command += "LD_PRELOAD='" + std::string(CYCLEGC_PRELOAD_PREFIX) + CYCLEGC_AGENT + "' ";
+      command += "CYCLEGC_OPTIONS='" + options + "' ";
+    }
+    command += program + " " + args + " 2>&1";
+    ProgramRun r{-1, ""};
+    FILE* pipe = popen(command.c_str(), "r");
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+    const int status = pclose(pipe);
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+  }
+  ProgramRun run_sample(const std::string& name, const std::string& args, const std::string& options) {
+    return run(std::string(CYCLEGC_SAMPLES_DIR) + "/" + name, args, options);
+  }
+
+  cyclegc::report::Report read_report(const std::string& name) {
+    std::ifstream in(dir_ + "/" + name);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = cyclegc::report::from_json(text.str());
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    return parsed.ok() ? *parsed : cyclegc::report::Report{};
+  }
+
+  std::vector<std::string> files() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::string dir_;
+};
+
+// The line of `// ALLOC: name` in a sample: where the test expects an allocation frame.
+int alloc_line(const std::string& sample, const std::string& marker) {
+  std::ifstream in(std::string(CYCLEGC_SAMPLES_SOURCE_DIR) + "/" + sample);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find("// ALLOC: " + marker) != std::string::npos) return n;
+  }
+  return -1;
+}
+
+const cyclegc::report::Object& object(const cyclegc::report::Report& r, int id) {
+  return *std::find_if(r.objects.begin(), r.objects.end(), [id](const auto& o) { return o.id == id; });
+}
+
+bool allocated_at(const cyclegc::report::Report& r, const cyclegc::report::Object& o,
+                  const std::string& file, int line) {
+  if (o.stack < 0) return false;
+  for (const auto& f : r.stacks[o.stack].frames) {
+    if (f.file.size() >= file.size() && f.file.ends_with("/" + file) && f.line == line) return true;
+  }
+  return false;
+}
+
+TEST_F(AgentTest, TreeCyclesComeWithLabelsClosingEdgeAndAllocationLines) {
+  ProgramRun r = run_sample("leaky_tree", "3 4", "report_path=report.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto report = read_report("report.json");
+  EXPECT_EQ(report.process.reason, "exit");
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's instrumentation breaks the frame-pointer chain; the recorder notices and unwinds.
+  EXPECT_EQ(report.process.stack_method, "unwind");
+#else
+  EXPECT_EQ(report.process.stack_method, "frame-pointer");  // the build keeps frame pointers
+#endif
+  ASSERT_EQ(report.cycles.size(), 3u);
+  EXPECT_EQ(report.collectable.size(), 15u);
+  const int root_line = alloc_line("leaky_tree.cc", "tree-root");
+  const int child_line = alloc_line("leaky_tree.cc", "tree-child");
+  for (const auto& cycle : report.cycles) {
+    ASSERT_EQ(cycle.members.size(), 5u);
+    EXPECT_EQ(cycle.shape, report.cycles[0].shape) << "identical trees share one shape";
+    std::set<std::string> labels;
+    for (const auto& e : cycle.edges) labels.insert(e.label);
+    EXPECT_TRUE(labels.count("parent"));
+    EXPECT_TRUE(labels.count("children[0]"));
+    // The walk starts at the root (made first); the back-pointer to it closes the cycle.
+    const auto& root = object(report, cycle.members.front());
+    EXPECT_THAT(root.label, ::testing::StartsWith("TreeNode(doc"));
+    EXPECT_EQ(cycle.closing_edge.label, "parent");
+    EXPECT_EQ(cycle.closing_edge.to, root.id);
+    EXPECT_TRUE(allocated_at(report, root, "leaky_tree.cc", root_line));
+    for (std::size_t i = 1; i < cycle.members.size(); ++i) {
+      EXPECT_TRUE(allocated_at(report, object(report, cycle.members[i]), "leaky_tree.cc",
+                               child_line));
+    }
+  }
+  ASSERT_EQ(report.chains.size(), 15u);
+  for (const auto& chain : report.chains) {  // every member's chain is its cycle
+    EXPECT_EQ(chain.kind, "cycle");
+    ASSERT_GE(chain.cycle, 0);
+    const auto& members = report.cycles[chain.cycle].members;
+    EXPECT_NE(std::find(members.begin(), members.end(), chain.object), members.end());
+  }
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: collectable <TreeNode 0x"));
+  EXPECT_THAT(r.output, HasSubstr("allocated at add_child (leaky_tree.cc:" +
+                                  std::to_string(child_line) + ")"));
+  EXPECT_THAT(r.output, HasSubstr("15 leaked objects (3 cycles)"));
+}
+
+TEST_F(AgentTest, HandlersCapturingTheirOwnerAreHeldByUntracedReferences) {
+  ProgramRun r = run_sample("leaky_event_bus", "", "report_path=report.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto report = read_report("report.json");
+  ASSERT_EQ(report.untraced.size(), 2u);
+  std::set<std::string> labels;
+  for (int id : report.untraced) {
+    const auto& widget = object(report, id);
+    labels.insert(widget.label);
+    EXPECT_EQ(widget.untraced_refs, 1u);
+    EXPECT_TRUE(allocated_at(report, widget, "leaky_event_bus.cc",
+                             alloc_line("leaky_event_bus.cc", "widget")));
+  }
+  EXPECT_EQ(labels, (std::set<std::string>{"Widget(clock)", "Widget(status)"}));
+  EXPECT_TRUE(report.cycles.empty());  // the cycle runs through a std::function: unseen
+  // The bus is reached from a widget over the traced edge "bus".
+  auto bus = std::find_if(report.chains.begin(), report.chains.end(), [&](const auto& c) {
+    return object(report, c.object).label == "EventBus";
+  });
+  ASSERT_NE(bus, report.chains.end());
+  EXPECT_EQ(bus->kind, "holder");
+  ASSERT_EQ(bus->hops.size(), 1u);
+  EXPECT_EQ(bus->hops[0].label, "bus");
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: held by untraced references: <Widget 0x"));
+}
+
+TEST_F(AgentTest, PeriodicReportsShowACacheGrowing) {
+  ProgramRun r = run_sample("leaky_cache", "3000", "interval_ms=25:report_path=report.%n.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto names = files();
+  ASSERT_GE(names.size(), 3u) << "expected periodic reports and one at exit";
+  auto entries = [&](const std::string& name) {
+    std::uint64_t count = 0;
+    for (const auto& g : read_report(name).live) {
+      if (g.type == "Entry") count += g.count;
+    }
+    return count;
+  };
+  auto first = read_report("report.0.json");
+  EXPECT_EQ(first.process.reason, "interval");
+  const std::string last_interval = "report." + std::to_string(names.size() - 2) + ".json";
+  EXPECT_LT(entries("report.0.json"), entries(last_interval));
+  EXPECT_EQ(read_report("report." + std::to_string(names.size() - 1) + ".json").process.reason,
+            "exit");
+}
+
+TEST_F(AgentTest, DumpSignalWritesAReportAndTheProgramRunsOn) {
+  ProgramRun r = run_sample("leaky_cache", "1000 --signal", "dump_signal=SIGUSR1:report_path=r.%n.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cache holds 1000 entries"));
+  EXPECT_EQ(read_report("r.0.json").process.reason, "signal");
+  EXPECT_EQ(read_report("r.1.json").process.reason, "exit");
+}
+
+TEST_F(AgentTest, MalformedOptionsWarnOnceEachAndKeepDefaults) {
+  ProgramRun r = run_sample("leaky_tree", "1 1", "stack_depth=abc:bogus=1:report_path=r.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: ignoring option 'stack_depth=abc': stack_depth takes "
+                                  "an integer in [0, 64]; keeping the default\n"));
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: ignoring unknown option 'bogus=1'"));
+  auto report = read_report("r.json");
+  EXPECT_NE(object(report, report.collectable.front()).stack, -1) << "default depth applies";
+}
+
+TEST_F(AgentTest, HelpListsEveryOptionWithItsDefault) {
+  ProgramRun r = run_sample("gc_get_threshold", "", "help=1");
+  for (const char* option : {"help", "debug", "report_path", "stack_depth", "dump_signal",
+                             "interval_ms", "exitcode", "suppressions", "summary"}) {
+    EXPECT_THAT(r.output, HasSubstr(std::string("  ") + option + "\t")) << option;
+  }
+  EXPECT_THAT(r.output, HasSubstr("(700, 10, 10)"));  // and the program ran
+}
+
+TEST_F(AgentTest, UnwritableReportPathIsOneErrorLineAndTheProgramRunsOn) {
+  ProgramRun r = run_sample("leaky_tree", "1 1", "report_path=/nonexistent/dir/r.json");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: cannot create report '/nonexistent/dir/r.json': "
+                                  "No such file or directory\n"));
+  EXPECT_THAT(r.output, HasSubstr("built 1 documents"));
+}
+
+TEST_F(AgentTest, ReportsArePrivateAndLinksAreNotFollowed) {
+  { std::ofstream(dir_ + "/target") << "keep"; }
+  fs::create_symlink(dir_ + "/target", dir_ + "/r.json");
+  ASSERT_EQ(run_sample("leaky_tree", "1 1", "report_path=r.json").status, 0);
+  struct stat st;
+  ASSERT_EQ(lstat((dir_ + "/r.json").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the link was replaced, not written through";
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::ifstream target(dir_ + "/target");
+  std::string content;
+  target >> content;
+  EXPECT_EQ(content, "keep");
+  EXPECT_FALSE(read_report("r.json").objects.empty());
+}
+
+TEST_F(AgentTest, ExitcodeFailsOnlyWhenSomethingLeaked) {
+  EXPECT_EQ(run_sample("leaky_tree", "1 1", "exitcode=23").status, 23);
+  EXPECT_EQ(run_sample("gc_get_threshold", "", "exitcode=23").status, 0);
+}
+
+TEST_F(AgentTest, SuppressionsSilenceMatchingLeaks) {
+  { std::ofstream(dir_ + "/supp.txt") << "# known\ntype:TreeNode\n"; }
+  ProgramRun r = run_sample("leaky_tree", "1 1", "exitcode=23:suppressions=supp.txt:report_path=r.json");
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const auto& o : read_report("r.json").objects) EXPECT_TRUE(o.suppressed);
+  { std::ofstream(dir_ + "/bad.txt") << "colour:blue\n"; }
+  ProgramRun bad = run_sample("leaky_tree", "1 1", "suppressions=bad.txt");
+  EXPECT_THAT(bad.output, HasSubstr("cyclegc: ignoring suppressions: bad.txt: line 1: unknown "
+                                    "kind 'colour'"));
+}
+
+TEST_F(AgentTest, DebugFlagsReachTheCollector) {
+  ProgramRun r = run_sample("leaky_tree", "1 1", "debug=stats+collectable:report_path=none");
+  EXPECT_THAT(r.output, HasSubstr("gc: collecting generation 2..."));
+  EXPECT_THAT(r.output, HasSubstr("gc: collectable <TreeNode 0x"));
+  EXPECT_TRUE(files().empty()) << "report_path=none writes nothing";
+}
+
+TEST_F(AgentTest, WithoutTheAgentThereIsNoReportAndNoAgentOutput) {
+  ProgramRun r = run(std::string(CYCLEGC_SAMPLES_DIR) + "/leaky_tree", "3 4", "", /*with_agent=*/false);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.output, "built 3 documents of 5 nodes\n");
+  EXPECT_TRUE(files().empty());
+}
+
+TEST_F(AgentTest, ForkedChildWritesItsOwnReport) {
+  ProgramRun r = run(CYCLEGC_FORK_HELPER, "", "report_path=r.%p.json:summary=0");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto names = files();
+  ASSERT_EQ(names.size(), 2u) << r.output;
+  int child = 0;
+  ASSERT_EQ(std::sscanf(r.output.c_str(), "child %d", &child), 1) << r.output;
+  for (const auto& name : names) {
+    auto report = read_report(name);
+    // The child inherited the parent's cycle and made one of its own.
+    EXPECT_EQ(report.cycles.size(), report.process.pid == child ? 2u : 1u) << name;
+  }
+}
+
+TEST_F(AgentTest, StaticallyLinkedProgramGetsAWarning) {
+  ProgramRun r = run(CYCLEGC_STATIC_PROGRAM, "", "");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: warning: this program does not use libcyclegc.so"));
+  EXPECT_THAT(r.output, HasSubstr("made a cycle"));
+  EXPECT_TRUE(files().empty());
+}
+
+TEST_F(AgentTest, SecureExecutionKeepsTheAgentOut) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to make a setgid copy of a program";
+  const std::string copy = dir_ + "/setgid_tree";
+  fs::copy_file(std::string(CYCLEGC_SAMPLES_DIR) + "/leaky_tree", copy);
+  ASSERT_EQ(chown(copy.c_str(), 0, 65534), 0);
+  ASSERT_EQ(chmod(copy.c_str(), 02755), 0);  // setgid: the loader runs it in secure mode
+  ProgramRun r = run(copy, "1 1", "report_path=r.json");
+  EXPECT_THAT(r.output, HasSubstr("built 1 documents"));
+  EXPECT_THAT(r.output, Not(HasSubstr("\ncyclegc: ")));
+  EXPECT_EQ(r.output.rfind("cyclegc: ", 0), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ + "/r.json"));
+}
+
+}  // namespace
