@@ -132,20 +132,24 @@ std::string where(const report::Report& r, const report::Object& o) {
 // What CPython prints per object, with the allocation site added; then the totals.
 std::size_t print_summary(const report::Report& r, const std::string& path, bool print) {
   std::size_t leaks = 0, shown = 0;
-  auto line = [&](const char* what, int id) {
+  auto line = [&](std::string what, int id) {
     const report::Object& o = *std::find_if(r.objects.begin(), r.objects.end(),
                                             [id](const auto& x) { return x.id == id; });
     if (o.suppressed) return;
     ++leaks;
+    if (what.empty()) {
+      what = absl::StrCat("held by ", o.untraced_refs, " untraced reference",
+                          o.untraced_refs == 1 ? ":" : "s:");
+    }
     if (print && shown++ < 20) {
-      std::fprintf(stderr, "cyclegc: %s <%s %s> %s%s\n", what, o.type.c_str(), o.address.c_str(),
-                   o.label.c_str(), where(r, o).c_str());
+      std::fprintf(stderr, "cyclegc: %s <%s %s> %s%s\n", what.c_str(), o.type.c_str(),
+                   o.address.c_str(), o.label.c_str(), where(r, o).c_str());
     }
   };
   for (int id : r.saved_garbage) line("garbage", id);
   for (int id : r.collectable) line("collectable", id);
   for (int id : r.uncollectable) line("uncollectable", id);
-  for (int id : r.untraced) line("held by untraced references:", id);
+  for (int id : r.untraced) line("", id);
   if (print) {
     std::fprintf(stderr,
                  "cyclegc: %zu leaked objects (%zu cycles): %zu collectable, %zu saved garbage, "

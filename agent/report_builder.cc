@@ -149,10 +149,13 @@ report::Report build_report(const BuildInput& in) {
     return it->second;
   };
   std::vector<int> garbage_ids;
+  absl::flat_hash_map<int, int> generation_of;
   {
     const auto garbage = cyclegc::garbage().items();
     for (std::size_t i = 0; i < garbage.size(); ++i) garbage_ids.push_back(add(garbage[i], true));
-    for (const auto& o : cyclegc::get_objects()) add(o, false);
+    for (int g = 0; g < kNumGenerations; ++g) {
+      for (const auto& o : cyclegc::get_objects(g)) generation_of[add(o, false)] = g;
+    }
   }  // the extra copies are gone: every object now holds exactly one reference from us
   const int n = static_cast<int>(objects.size());
 
@@ -202,6 +205,7 @@ report::Report build_report(const BuildInput& in) {
     obj.size = o.header()->type->value_size;
     obj.label = o.repr();
     obj.stack = stack_for(o);
+    if (!in_garbage[i]) obj.generation = generation_of[i];
     obj.refcount = cyclegc::refcount(o) - 1;
     obj.untraced_refs = untraced[i];
     r.objects.push_back(std::move(obj));

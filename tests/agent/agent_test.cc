@@ -36,7 +36,7 @@ class AgentTest : public ::testing::Test {
 
   // Runs `program args` in the test's directory, under the agent unless `with_agent` is false.
   ProgramRun run(const std::string& program, const std::string& args, const std::string& options,
-          bool with_agent = true) {
+                 bool with_agent = true) {
     // The leaky samples leak on purpose: LeakSanitizer, in the ASan build, must not fail them.
     std::string command = "cd '" + dir_ + "' && ASAN_OPTIONS=detect_leaks=0 ";
     if (with_agent) {
@@ -53,7 +53,8 @@ class AgentTest : public ::testing::Test {
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
   }
-  ProgramRun run_sample(const std::string& name, const std::string& args, const std::string& options) {
+  ProgramRun run_sample(const std::string& name, const std::string& args,
+                        const std::string& options) {
     return run(std::string(CYCLEGC_SAMPLES_DIR) + "/" + name, args, options);
   }
 
@@ -87,7 +88,8 @@ int alloc_line(const std::string& sample, const std::string& marker) {
 }
 
 const cyclegc::report::Object& object(const cyclegc::report::Report& r, int id) {
-  return *std::find_if(r.objects.begin(), r.objects.end(), [id](const auto& o) { return o.id == id; });
+  return *std::find_if(r.objects.begin(), r.objects.end(),
+                       [id](const auto& o) { return o.id == id; });
 }
 
 bool allocated_at(const cyclegc::report::Report& r, const cyclegc::report::Object& o,
@@ -128,8 +130,8 @@ TEST_F(AgentTest, TreeCyclesComeWithLabelsClosingEdgeAndAllocationLines) {
     EXPECT_EQ(cycle.closing_edge.to, root.id);
     EXPECT_TRUE(allocated_at(report, root, "leaky_tree.cc", root_line));
     for (std::size_t i = 1; i < cycle.members.size(); ++i) {
-      EXPECT_TRUE(allocated_at(report, object(report, cycle.members[i]), "leaky_tree.cc",
-                               child_line));
+      EXPECT_TRUE(
+          allocated_at(report, object(report, cycle.members[i]), "leaky_tree.cc", child_line));
     }
   }
   ASSERT_EQ(report.chains.size(), 15u);
@@ -140,8 +142,9 @@ TEST_F(AgentTest, TreeCyclesComeWithLabelsClosingEdgeAndAllocationLines) {
     EXPECT_NE(std::find(members.begin(), members.end(), chain.object), members.end());
   }
   EXPECT_THAT(r.output, HasSubstr("cyclegc: collectable <TreeNode 0x"));
-  EXPECT_THAT(r.output, HasSubstr("allocated at add_child (leaky_tree.cc:" +
-                                  std::to_string(child_line) + ")"));
+  EXPECT_THAT(
+      r.output,
+      HasSubstr("allocated at add_child (leaky_tree.cc:" + std::to_string(child_line) + ")"));
   EXPECT_THAT(r.output, HasSubstr("15 leaked objects (3 cycles)"));
 }
 
@@ -155,6 +158,7 @@ TEST_F(AgentTest, HandlersCapturingTheirOwnerAreHeldByUntracedReferences) {
     const auto& widget = object(report, id);
     labels.insert(widget.label);
     EXPECT_EQ(widget.untraced_refs, 1u);
+    EXPECT_EQ(widget.refcount, 1u);
     EXPECT_TRUE(allocated_at(report, widget, "leaky_event_bus.cc",
                              alloc_line("leaky_event_bus.cc", "widget")));
   }
@@ -168,7 +172,8 @@ TEST_F(AgentTest, HandlersCapturingTheirOwnerAreHeldByUntracedReferences) {
   EXPECT_EQ(bus->kind, "holder");
   ASSERT_EQ(bus->hops.size(), 1u);
   EXPECT_EQ(bus->hops[0].label, "bus");
-  EXPECT_THAT(r.output, HasSubstr("cyclegc: held by untraced references: <Widget 0x"));
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: held by 1 untraced reference: <Widget 0x"));
+  for (int id : report.untraced) EXPECT_GE(object(report, id).generation, 0) << "live objects";
 }
 
 TEST_F(AgentTest, PeriodicReportsShowACacheGrowing) {
@@ -192,7 +197,8 @@ TEST_F(AgentTest, PeriodicReportsShowACacheGrowing) {
 }
 
 TEST_F(AgentTest, DumpSignalWritesAReportAndTheProgramRunsOn) {
-  ProgramRun r = run_sample("leaky_cache", "1000 --signal", "dump_signal=SIGUSR1:report_path=r.%n.json");
+  ProgramRun r =
+      run_sample("leaky_cache", "1000 --signal", "dump_signal=SIGUSR1:report_path=r.%n.json");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("cache holds 1000 entries"));
   EXPECT_EQ(read_report("r.0.json").process.reason, "signal");
@@ -248,7 +254,8 @@ TEST_F(AgentTest, ExitcodeFailsOnlyWhenSomethingLeaked) {
 
 TEST_F(AgentTest, SuppressionsSilenceMatchingLeaks) {
   { std::ofstream(dir_ + "/supp.txt") << "# known\ntype:TreeNode\n"; }
-  ProgramRun r = run_sample("leaky_tree", "1 1", "exitcode=23:suppressions=supp.txt:report_path=r.json");
+  ProgramRun r =
+      run_sample("leaky_tree", "1 1", "exitcode=23:suppressions=supp.txt:report_path=r.json");
   EXPECT_EQ(r.status, 0) << r.output;
   for (const auto& o : read_report("r.json").objects) EXPECT_TRUE(o.suppressed);
   { std::ofstream(dir_ + "/bad.txt") << "colour:blue\n"; }
@@ -265,7 +272,8 @@ TEST_F(AgentTest, DebugFlagsReachTheCollector) {
 }
 
 TEST_F(AgentTest, WithoutTheAgentThereIsNoReportAndNoAgentOutput) {
-  ProgramRun r = run(std::string(CYCLEGC_SAMPLES_DIR) + "/leaky_tree", "3 4", "", /*with_agent=*/false);
+  ProgramRun r =
+      run(std::string(CYCLEGC_SAMPLES_DIR) + "/leaky_tree", "3 4", "", /*with_agent=*/false);
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.output, "built 3 documents of 5 nodes\n");
   EXPECT_TRUE(files().empty());
