@@ -55,9 +55,18 @@ class Ref {
   }
 
   Ref& operator=(const Ref& other) noexcept {
-    auto* h = other.header();
-    if (h) detail::ref_acquire(h);
-    replace(h);
+    detail::ObjectHeader* old;
+    {  // one scope for the new reference and its store
+      detail::OpScope scope;
+      auto* h = other.header();
+      if (h) {
+        detail::touch(h);
+        detail::incref(h);
+      }
+      old = header();
+      ptr_.store(h, kPublish);
+    }
+    if (old) detail::ref_release(old);
     return *this;
   }
   Ref& operator=(Ref&& other) noexcept {
