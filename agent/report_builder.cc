@@ -206,7 +206,7 @@ report::Report build_report(const BuildInput& in) {
     obj.label = o.repr();
     obj.stack = stack_for(o);
     if (!in_garbage[i]) obj.generation = generation_of[i];
-    obj.refcount = cyclegc::refcount(o) - 1;
+    obj.refcount = cyclegc::refcount(o) - 1 - (in_garbage[i] ? 1 : 0);  // not ours, not garbage()'s
     obj.untraced_refs = untraced[i];
     r.objects.push_back(std::move(obj));
     for (const auto& [to, label] : out[i]) {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "cyclegc_report/report.h"
+#include "subprocess.h"
 
 namespace {
 
@@ -21,10 +22,8 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct ProgramRun {
-  int status;
-  std::string output;  // stdout and stderr
-};
+using cyclegc::testing::ProgramRun;
+using cyclegc::testing::run_shell;
 
 class AgentTest : public ::testing::Test {
  protected:
@@ -43,15 +42,7 @@ class AgentTest : public ::testing::Test {
       command += "LD_PRELOAD='" + std::string(CYCLEGC_PRELOAD_PREFIX) + CYCLEGC_AGENT + "' ";
       command += "CYCLEGC_OPTIONS='" + options + "' ";
     }
-    command += program + " " + args + " 2>&1";
-    ProgramRun r{-1, ""};
-    FILE* pipe = popen(command.c_str(), "r");
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-    const int status = pclose(pipe);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return r;
+    return run_shell(command + program + " " + args);
   }
   ProgramRun run_sample(const std::string& name, const std::string& args,
                         const std::string& options) {

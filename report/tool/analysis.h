@@ -1,0 +1,59 @@
+// What cyclegc-report computes from a report: leaks grouped into findings by cycle shape, by
+// allocation site, and what breaking a cycle's closing edge would free.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cyclegc_report/report.h"
+
+namespace cyclegc::report {
+
+// Identical cycles (one shape) as one finding, with a count, total bytes and one example.
+struct ShapeFinding {
+  std::string shape;
+  std::vector<int> cycles;  // ids; the first is the example
+  std::uint64_t objects = 0;
+  std::uint64_t bytes = 0;
+  bool suppressed = false;  // every member of every cycle suppressed
+};
+
+// Leaked objects counted by type and the first frame of their allocation stack.
+struct SiteFinding {
+  std::string type;
+  std::string site;  // "add_child (leaky_tree.cc:25)", or "unknown"
+  std::uint64_t objects = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct Freed {
+  std::vector<int> objects;
+  std::uint64_t bytes = 0;
+};
+
+class Analysis {
+ public:
+  explicit Analysis(const Report& r);
+
+  const Object& object(int id) const { return r_.objects[index_.at(id)]; }
+  bool has_object(int id) const { return index_.count(id) > 0; }
+  // Objects that count as leaks: garbage and untraced holders, not suppressed.
+  std::vector<int> leaked() const;
+  std::vector<ShapeFinding> shapes() const;  // largest first
+  std::vector<SiteFinding> sites() const;    // largest first
+  // Refcounting after the closing edge is cleared: the objects whose counts reach zero, in turn.
+  Freed freed_by_breaking(const Cycle& c) const;
+  // "function (file:line)" of an object's allocation site, or "unknown".
+  std::string site_of(const Object& o) const;
+  std::string describe(int id) const;  // "TreeNode(doc0)"
+  std::string describe(const Edge& e) const;  // "TreeNode(para0).parent -> TreeNode(doc0)"
+  const Report& report() const { return r_; }
+
+ private:
+  const Report& r_;
+  std::map<int, std::size_t> index_;
+};
+
+}  // namespace cyclegc::report

@@ -1,0 +1,204 @@
+// diff, baseline and dot: comparing reports, gating CI, drawing graphs.
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "analysis.h"
+#include "cli.h"
+
+namespace cyclegc::report {
+namespace {
+
+// Leaks by a key that does not depend on addresses or ASLR: a cycle's shape, or, for objects in
+// no cycle, their type and allocation site.
+std::map<std::string, std::uint64_t> leak_keys(const Analysis& a) {
+  std::map<std::string, std::uint64_t> keys;
+  std::set<int> in_cycle;
+  for (const auto& f : a.shapes()) {
+    if (f.suppressed) continue;
+    keys["shape:" + f.shape] += f.cycles.size();
+    for (int c : f.cycles) {
+      for (int m : a.report().cycles[c].members) in_cycle.insert(m);
+    }
+  }
+  for (int id : a.leaked()) {
+    if (in_cycle.count(id)) continue;
+    const Object& o = a.object(id);
+    keys[absl::StrCat("site:", o.type, "@", a.site_of(o))] += 1;
+  }
+  return keys;
+}
+
+// Live objects by type and allocation site.
+std::map<std::string, std::uint64_t> live_keys(const Report& r) {
+  std::map<std::string, std::uint64_t> keys;
+  for (const auto& g : r.live) {
+    std::string site = "unknown";
+    if (g.stack >= 0 && g.stack < static_cast<int>(r.stacks.size()) &&
+        !r.stacks[g.stack].frames.empty()) {
+      const Frame& f = r.stacks[g.stack].frames.front();
+      site = absl::StrCat(f.function.substr(0, f.function.find('(')), " (",
+                          f.file.substr(f.file.rfind('/') + 1), ":", f.line, ")");
+    }
+    keys[absl::StrCat(g.type, " at ", site)] += g.count;
+  }
+  return keys;
+}
+
+std::string dot_escape(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
+}
+
+}  // namespace
+
+int cmd_diff(const Args& args) {
+  int status = kOk;
+  auto old_report = load_report(args.positional[0], args, status);
+  if (!old_report.ok()) return status;
+  auto new_report = load_report(args.positional[1], args, status);
+  if (!new_report.ok()) return status;
+  Analysis old_a(*old_report), new_a(*new_report);
+  struct Change {
+    std::string what, key;
+    std::uint64_t before, after;
+  };
+  std::vector<Change> changes;
+  auto compare = [&](const char* what, const std::map<std::string, std::uint64_t>& before,
+                     const std::map<std::string, std::uint64_t>& after) {
+    for (const auto& [key, n] : after) {
+      auto it = before.find(key);
+      const std::uint64_t was = it == before.end() ? 0 : it->second;
+      if (n > was) changes.push_back({what, key, was, n});
+    }
+  };
+  compare("leak", leak_keys(old_a), leak_keys(new_a));
+  compare("live", live_keys(*old_report), live_keys(*new_report));
+  if (args.format == "json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& c : changes) {
+      j.push_back({{"kind", c.what}, {"key", c.key}, {"before", c.before}, {"after", c.after}});
+    }
+    std::printf("%s\n", j.dump(1).c_str());
+  } else if (changes.empty()) {
+    std::printf("nothing new or grown from %s to %s\n", args.positional[0].c_str(),
+                args.positional[1].c_str());
+  } else {
+    for (const auto& c : changes) {
+      std::printf("%s %s %s: %llu -> %llu\n", c.before == 0 ? "new" : "grew", c.what.c_str(),
+                  c.key.c_str(), static_cast<unsigned long long>(c.before),
+                  static_cast<unsigned long long>(c.after));
+    }
+  }
+  bool new_leaks = false;
+  for (const auto& c : changes) new_leaks |= c.what == "leak";
+  return args.fail_on_leak && new_leaks ? kLeaksFound : kOk;
+}
+
+int cmd_baseline(const Args& args) {
+  const std::string& action = args.positional[0];
+  if (action != "write" && action != "check") {
+    std::fprintf(stderr, "cyclegc-report: baseline takes write or check, not '%s'\n",
+                 action.c_str());
+    return kUsage;
+  }
+  int status = kOk;
+  auto report = load_report(args.positional[1], args, status);
+  if (!report.ok()) return status;
+  Analysis a(*report);
+  const auto keys = leak_keys(a);
+  const std::string& file = args.positional[2];
+  if (action == "write") {
+    std::ofstream out(file);
+    out << "# cyclegc baseline: known leaks, one key a line\n";
+    for (const auto& [key, n] : keys) out << key << "\n";
+    if (!out) {
+      std::fprintf(stderr, "cyclegc-report: cannot write %s\n", file.c_str());
+      return kIoError;
+    }
+    std::printf("baseline %s: %zu known leaks\n", file.c_str(), keys.size());
+    return kOk;
+  }
+  std::ifstream in(file);
+  if (!in) {
+    std::fprintf(stderr, "cyclegc-report: cannot read baseline %s\n", file.c_str());
+    return kIoError;
+  }
+  std::set<std::string> known;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line[0] != '#') known.insert(line);
+  }
+  int unknown = 0;
+  for (const auto& [key, n] : keys) {
+    if (known.count(key)) continue;
+    ++unknown;
+    std::printf("new leak: %s (%llu)\n", key.c_str(), static_cast<unsigned long long>(n));
+  }
+  if (unknown == 0) std::printf("no leaks beyond the baseline\n");
+  return unknown > 0 ? kLeaksFound : kOk;
+}
+
+int cmd_dot(const Args& args) {
+  int status = kOk;
+  auto report = load_report(args.positional[0], args, status);
+  if (!report.ok()) return status;
+  const Report& r = *report;
+  Analysis a(r);
+  std::set<int> nodes;
+  std::vector<Edge> edges;
+  std::set<std::tuple<int, int, std::string>> closing;
+  for (const Cycle& c : r.cycles) closing.insert({c.closing_edge.from, c.closing_edge.to, c.closing_edge.label});
+  if (args.positional.size() == 2) {
+    const std::string& id_text = args.positional[1];
+    const bool is_cycle = id_text[0] == 'c';
+    char* end = nullptr;
+    const long id = std::strtol(id_text.c_str() + (is_cycle ? 1 : 0), &end, 10);
+    if (*end != '\0' || id < 0 ||
+        (is_cycle ? id >= static_cast<long>(r.cycles.size()) : !a.has_object(static_cast<int>(id)))) {
+      std::fprintf(stderr, "cyclegc-report: no %s '%s'\n", is_cycle ? "cycle" : "object",
+                   id_text.c_str());
+      return kUsage;
+    }
+    if (is_cycle) {
+      for (int m : r.cycles[id].members) nodes.insert(m);
+      edges = r.cycles[id].edges;
+    } else {
+      nodes.insert(static_cast<int>(id));
+      for (const Chain& ch : r.chains) {
+        if (ch.object != id) continue;
+        const auto& hops = ch.cycle >= 0 ? r.cycles[ch.cycle].edges : ch.hops;
+        if (ch.cycle >= 0) {
+          for (int m : r.cycles[ch.cycle].members) nodes.insert(m);
+        }
+        for (const Edge& e : hops) {
+          nodes.insert(e.from);
+          nodes.insert(e.to);
+          edges.push_back(e);
+        }
+      }
+    }
+  } else {
+    for (const Cycle& c : r.cycles) {
+      for (int m : c.members) nodes.insert(m);
+      edges.insert(edges.end(), c.edges.begin(), c.edges.end());
+    }
+  }
+  std::printf("digraph cyclegc {\n  node [shape=box, fontname=\"monospace\"];\n");
+  for (int id : nodes) {
+    const Object& o = a.object(id);
+    std::printf("  n%d [label=\"%s\\n%s\"%s];\n", id, dot_escape(o.type).c_str(),
+                dot_escape(o.label).c_str(), o.suppressed ? ", style=dashed" : "");
+  }
+  for (const Edge& e : edges) {
+    const bool closes = closing.count({e.from, e.to, e.label}) > 0;
+    std::printf("  n%d -> n%d [label=\"%s\"%s];\n", e.from, e.to, dot_escape(e.label).c_str(),
+                closes ? ", color=red, penwidth=2" : "");
+  }
+  std::printf("}\n");
+  return kOk;
+}
+
+}  // namespace cyclegc::report

@@ -1,0 +1,137 @@
+// cyclegc-report: reads the reports the agent writes (report/SCHEMA.md) and answers what leaked,
+// what holds it, what changed, and whether CI should fail.
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "cli.h"
+#include "cyclegc_report/suppressions.h"
+
+namespace cyclegc::report {
+namespace {
+
+constexpr const char* kHelpText = R"(usage: cyclegc-report COMMAND [OPTIONS] ...
+
+commands:
+  summary REPORT             the leaks that matter first: cycles grouped by shape, allocation
+                             sites, untraced holders, uncollectable and saved garbage, collections
+  show REPORT ID             one object (ID: a number) or cycle (ID: c<number>): edges, closing
+                             edge, every member's allocation stack, what breaking it would free
+  chains REPORT [ID]         referrer chains, one hop per line (--stacks adds allocation sites)
+  diff OLD NEW               cycles and allocation sites that are new or grew from OLD to NEW
+  dot REPORT [ID]            Graphviz of the cycles (or of one object's chain or one cycle)
+  html REPORT -o FILE        one self-contained page: summary, findings, cycles drawn, stacks
+  baseline write REPORT FILE remember the shapes and sites of REPORT's leaks
+  baseline check REPORT FILE fail when REPORT has leaks the baseline does not know
+
+options:
+  --format=text|json         output format of summary, show and diff (default text)
+  --suppressions=FILE        type:NAME, frame:TEXT or shape:FINGERPRINT lines to ignore
+  --fail-on-leak             exit 1 when unsuppressed leaks remain
+  --stacks                   chains: print each object's allocation site
+  -o FILE                    output file (html)
+  --help                     this text; COMMAND --help: the same
+
+exit status: 0 ok, 1 leaks found (--fail-on-leak, baseline check), 2 usage, 3 unreadable report,
+4 file not readable or writable
+)";
+
+// Reports of several gigabytes would need many times that in memory to parse.
+constexpr std::uintmax_t kMaxReportBytes = std::uintmax_t{4} << 30;
+
+}  // namespace
+
+absl::StatusOr<Report> load_report(const std::string& path, const Args& args, int& status) {
+  auto fail = [&](int code, const std::string& message) {
+    std::fprintf(stderr, "cyclegc-report: %s\n", message.c_str());
+    status = code;
+    return absl::InvalidArgumentError(message);
+  };
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return fail(kIoError, absl::StrCat(path, ": ", std::strerror(errno)));
+  }
+  if (S_ISDIR(st.st_mode)) return fail(kIoError, absl::StrCat(path, ": is a directory"));
+  if (static_cast<std::uintmax_t>(st.st_size) > kMaxReportBytes) {
+    return fail(kBadReport, absl::StrCat(path, ": ", st.st_size, " bytes is larger than the ",
+                                         kMaxReportBytes, " this tool reads"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(kIoError, absl::StrCat(path, ": ", std::strerror(errno)));
+  std::stringstream text;
+  text << in.rdbuf();
+  auto report = from_json(text.str());
+  if (!report.ok()) return fail(kBadReport, absl::StrCat(path, ": ", report.status().message()));
+  if (!args.suppressions.empty()) {
+    auto s = load_suppressions(args.suppressions);
+    if (!s.ok()) return fail(kIoError, std::string(s.status().message()));
+    apply_suppressions(*s, *report);
+  }
+  return report;
+}
+
+}  // namespace cyclegc::report
+
+int main(int argc, char** argv) {
+  using namespace cyclegc::report;
+  Args args;
+  bool help = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      help = true;
+    } else if (absl::StartsWith(a, "--format=")) {
+      args.format = a.substr(9);
+    } else if (absl::StartsWith(a, "--suppressions=")) {
+      args.suppressions = a.substr(15);
+    } else if (a == "--fail-on-leak") {
+      args.fail_on_leak = true;
+    } else if (a == "--stacks") {
+      args.stacks = true;
+    } else if (a == "-o" && i + 1 < argc) {
+      args.output = argv[++i];
+    } else if (absl::StartsWith(a, "-") && a.size() > 1) {
+      std::fprintf(stderr, "cyclegc-report: unknown option '%s' (see --help)\n", a.c_str());
+      return kUsage;
+    } else if (args.command.empty()) {
+      args.command = a;
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  if (help || args.command.empty()) {
+    std::fputs(kHelpText, help ? stdout : stderr);
+    return help ? kOk : kUsage;
+  }
+  if (args.format != "text" && args.format != "json") {
+    std::fprintf(stderr, "cyclegc-report: --format must be text or json, not '%s'\n",
+                 args.format.c_str());
+    return kUsage;
+  }
+  struct Command {
+    const char* name;
+    int (*run)(const Args&);
+    std::size_t min_args, max_args;
+  };
+  static constexpr Command kCommands[] = {
+      {"summary", cmd_summary, 1, 1}, {"show", cmd_show, 2, 2},   {"chains", cmd_chains, 1, 2},
+      {"diff", cmd_diff, 2, 2},       {"dot", cmd_dot, 1, 2},     {"html", cmd_html, 1, 1},
+      {"baseline", cmd_baseline, 3, 3}};
+  for (const auto& c : kCommands) {
+    if (args.command != c.name) continue;
+    if (args.positional.size() < c.min_args || args.positional.size() > c.max_args) {
+      std::fprintf(stderr, "cyclegc-report: %s takes %zu%s argument%s (see --help)\n", c.name,
+                   c.min_args, c.max_args > c.min_args ? " or more" : "",
+                   c.min_args == 1 ? "" : "s");
+      return kUsage;
+    }
+    return c.run(args);
+  }
+  std::fprintf(stderr, "cyclegc-report: unknown command '%s' (see --help)\n",
+               args.command.c_str());
+  return kUsage;
+}

@@ -1,0 +1,265 @@
+// summary, show and chains: reading one report.
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "analysis.h"
+#include "cli.h"
+
+namespace cyclegc::report {
+namespace {
+
+using nlohmann::json;
+
+std::string plural(std::uint64_t n, const char* word) {
+  return absl::StrCat(n, " ", word, n == 1 ? "" : "s");
+}
+
+// "TreeNode -parent-> TreeNode, TreeNode -children[]-> TreeNode": a cycle's kinds of edges.
+std::string shape_text(const Analysis& a, const Cycle& c) {
+  std::set<std::string> kinds;
+  for (const Edge& e : c.edges) {
+    std::string label = e.label.substr(0, e.label.find('['));
+    if (label.size() < e.label.size()) label += "[]";
+    kinds.insert(absl::StrCat(a.object(e.from).type, " -", label, "-> ", a.object(e.to).type));
+  }
+  return absl::StrJoin(kinds, ", ");
+}
+
+std::string member_types(const Analysis& a, const Cycle& c) {
+  std::map<std::string, int> count;
+  for (int m : c.members) ++count[a.object(m).type];
+  std::vector<std::string> parts;
+  for (const auto& [type, n] : count) parts.push_back(absl::StrCat(n, " ", type));
+  return absl::StrJoin(parts, " + ");
+}
+
+// The path from `from` to `to` over the cycle's edges (breadth-first), as edges.
+std::vector<Edge> path_within(const Cycle& c, int from, int to) {
+  std::map<int, std::vector<const Edge*>> out;
+  for (const Edge& e : c.edges) out[e.from].push_back(&e);
+  std::map<int, const Edge*> via;
+  std::deque<int> queue{from};
+  std::set<int> seen{from};
+  while (!queue.empty()) {
+    const int v = queue.front();
+    queue.pop_front();
+    for (const Edge* e : out[v]) {
+      if (e->to == to) {
+        std::vector<Edge> path{*e};
+        for (int w = v; w != from; w = via[w]->from) path.insert(path.begin(), *via[w]);
+        return path;
+      }
+      if (seen.insert(e->to).second) {
+        via[e->to] = e;
+        queue.push_back(e->to);
+      }
+    }
+  }
+  return {};
+}
+
+// The hops of an object's chain: around its cycle, or as written in the report.
+std::vector<Edge> chain_hops(const Report& r, const Chain& chain) {
+  if (chain.cycle >= 0) return path_within(r.cycles[chain.cycle], chain.object, chain.object);
+  return chain.hops;
+}
+
+int leak_status(const Args& args, const Analysis& a) {
+  return args.fail_on_leak && !a.leaked().empty() ? kLeaksFound : kOk;
+}
+
+}  // namespace
+
+int cmd_summary(const Args& args) {
+  int status = kOk;
+  auto report = load_report(args.positional[0], args, status);
+  if (!report.ok()) return status;
+  const Report& r = *report;
+  Analysis a(r);
+  const auto shapes = a.shapes();
+  const auto sites = a.sites();
+  std::map<std::string, int> triggers;
+  std::uint64_t collected = 0, uncollectable = 0;
+  for (const auto& c : r.collections) {
+    ++triggers[c.trigger];
+    collected += c.collected;
+    uncollectable += c.uncollectable;
+  }
+
+  if (args.format == "json") {
+    json j;
+    j["report"] = args.positional[0];
+    j["leaked_objects"] = a.leaked().size();
+    j["shapes"] = json::array();
+    for (const auto& f : shapes) {
+      const Cycle& example = r.cycles[f.cycles.front()];
+      j["shapes"].push_back({{"shape", f.shape},
+                             {"cycles", f.cycles.size()},
+                             {"objects", f.objects},
+                             {"bytes", f.bytes},
+                             {"suppressed", f.suppressed},
+                             {"example", example.id},
+                             {"closing_edge", a.describe(example.closing_edge)}});
+    }
+    j["sites"] = json::array();
+    for (const auto& s : sites) {
+      j["sites"].push_back(
+          {{"type", s.type}, {"site", s.site}, {"objects", s.objects}, {"bytes", s.bytes}});
+    }
+    j["untraced"] = r.untraced;
+    j["uncollectable"] = r.uncollectable;
+    j["saved_garbage"] = r.saved_garbage;
+    j["collections"] = r.collections.size();
+    std::printf("%s\n", j.dump(1).c_str());
+    return leak_status(args, a);
+  }
+
+  std::printf("cyclegc report %s: pid %d, %s, %s; stacks by %s\n", args.positional[0].c_str(),
+              r.process.pid, r.process.reason.c_str(), r.process.time.c_str(),
+              r.process.stack_method.c_str());
+  std::printf("%s leaked\n", plural(a.leaked().size(), "object").c_str());
+  if (!shapes.empty()) {
+    std::printf("\nCycles by shape:\n");
+    int n = 0;
+    for (const auto& f : shapes) {
+      const Cycle& example = r.cycles[f.cycles.front()];
+      std::printf("  #%d %zu x cycle of %s — %s, %s%s  [shape %s]\n", ++n, f.cycles.size(),
+                  member_types(a, example).c_str(), plural(f.objects, "object").c_str(),
+                  plural(f.bytes, "byte").c_str(), f.suppressed ? " (suppressed)" : "",
+                  f.shape.c_str());
+      std::printf("     edges: %s\n", shape_text(a, example).c_str());
+      std::printf("     closing edge: %s\n", a.describe(example.closing_edge).c_str());
+      std::printf("     example: c%d, allocated at %s\n", example.id,
+                  a.site_of(a.object(example.members.front())).c_str());
+    }
+  }
+  if (!sites.empty()) {
+    std::printf("\nLeaked objects by allocation site:\n");
+    for (const auto& s : sites) {
+      std::printf("  %6llu x %s at %s (%s)\n", static_cast<unsigned long long>(s.objects),
+                  s.type.c_str(), s.site.c_str(), plural(s.bytes, "byte").c_str());
+    }
+  }
+  if (!r.untraced.empty()) {
+    std::printf("\nHeld by untraced references (lambdas, std::function, untracked objects):\n");
+    for (int id : r.untraced) {
+      const Object& o = a.object(id);
+      std::printf("  %s held by %u, allocated at %s%s\n", o.label.c_str(), o.untraced_refs,
+                  a.site_of(o).c_str(), o.suppressed ? " (suppressed)" : "");
+    }
+  }
+  std::printf("\nUncollectable: %zu; saved garbage: %zu\n", r.uncollectable.size(),
+              r.saved_garbage.size());
+  std::vector<std::string> by_trigger;
+  for (const auto& [t, n] : triggers) by_trigger.push_back(absl::StrCat(t, " ", n));
+  std::printf("Collections: %zu (%s); %llu collected, %llu uncollectable\n",
+              r.collections.size(), absl::StrJoin(by_trigger, ", ").c_str(),
+              static_cast<unsigned long long>(collected),
+              static_cast<unsigned long long>(uncollectable));
+  return leak_status(args, a);
+}
+
+int cmd_show(const Args& args) {
+  int status = kOk;
+  auto report = load_report(args.positional[0], args, status);
+  if (!report.ok()) return status;
+  const Report& r = *report;
+  Analysis a(r);
+  const std::string& id_text = args.positional[1];
+  const bool is_cycle = !id_text.empty() && id_text[0] == 'c';
+  char* end = nullptr;
+  const long id = std::strtol(id_text.c_str() + (is_cycle ? 1 : 0), &end, 10);
+  if (id_text.empty() || *end != '\0' || id < 0 ||
+      (is_cycle ? id >= static_cast<long>(r.cycles.size()) : !a.has_object(static_cast<int>(id)))) {
+    std::fprintf(stderr, "cyclegc-report: no %s '%s' in %s\n", is_cycle ? "cycle" : "object",
+                 id_text.c_str(), args.positional[0].c_str());
+    return kUsage;
+  }
+  auto print_stack = [&](const Object& o, const char* indent) {
+    if (o.stack < 0) {
+      std::printf("%sno allocation stack\n", indent);
+      return;
+    }
+    for (const Frame& f : r.stacks[o.stack].frames) {
+      std::printf("%s%s at %s:%d\n", indent, f.function.c_str(), f.file.c_str(), f.line);
+    }
+  };
+  if (!is_cycle) {
+    const Object& o = a.object(static_cast<int>(id));
+    std::printf("%s <%s %s>, %s, refcount %u, %u untraced%s\n", o.label.c_str(), o.type.c_str(),
+                o.address.c_str(), plural(o.size, "byte").c_str(), o.refcount, o.untraced_refs,
+                o.suppressed ? ", suppressed" : "");
+    std::printf("allocated at:\n");
+    print_stack(o, "  ");
+    for (const Edge& e : r.edges) {
+      if (e.from == o.id) std::printf("  -> %s\n", a.describe(e).c_str());
+      if (e.to == o.id) std::printf("  <- %s\n", a.describe(e).c_str());
+    }
+    for (const Cycle& c : r.cycles) {
+      if (std::count(c.members.begin(), c.members.end(), o.id)) {
+        std::printf("member of cycle c%d (cyclegc-report show REPORT c%d)\n", c.id, c.id);
+      }
+    }
+    return leak_status(args, a);
+  }
+  const Cycle& c = r.cycles[id];
+  const Freed freed = a.freed_by_breaking(c);
+  std::printf("cycle c%d: %s, shape %s\n", c.id, member_types(a, c).c_str(), c.shape.c_str());
+  std::printf("edges:\n");
+  for (const Edge& e : c.edges) std::printf("  %s\n", a.describe(e).c_str());
+  std::printf("closing edge: %s\n", a.describe(c.closing_edge).c_str());
+  std::printf("breaking it frees %s (%s)\n", plural(freed.objects.size(), "object").c_str(),
+              plural(freed.bytes, "byte").c_str());
+  std::printf("members:\n");
+  for (int m : c.members) {
+    std::printf("  %d %s\n", m, a.describe(m).c_str());
+    print_stack(a.object(m), "      ");
+  }
+  return leak_status(args, a);
+}
+
+int cmd_chains(const Args& args) {
+  int status = kOk;
+  auto report = load_report(args.positional[0], args, status);
+  if (!report.ok()) return status;
+  const Report& r = *report;
+  Analysis a(r);
+  std::vector<int> ids;
+  if (args.positional.size() == 2) {
+    char* end = nullptr;
+    const long id = std::strtol(args.positional[1].c_str(), &end, 10);
+    if (*end != '\0' || !a.has_object(static_cast<int>(id))) {
+      std::fprintf(stderr, "cyclegc-report: no object '%s' in %s\n", args.positional[1].c_str(),
+                   args.positional[0].c_str());
+      return kUsage;
+    }
+    ids.push_back(static_cast<int>(id));
+  } else {
+    ids = a.leaked();
+  }
+  std::map<int, const Chain*> chain_of;
+  for (const Chain& c : r.chains) chain_of[c.object] = &c;
+  for (int id : ids) {
+    std::printf("%s\n", a.describe(id).c_str());
+    auto it = chain_of.find(id);
+    if (it == chain_of.end()) {
+      std::printf("  (no chain)\n");
+      continue;
+    }
+    const auto hops = chain_hops(r, *it->second);
+    if (hops.empty()) std::printf("  held directly by untraced references\n");
+    for (const Edge& e : hops) {
+      std::printf("  %s", a.describe(e).c_str());
+      if (args.stacks) std::printf("    [%s]", a.site_of(a.object(e.from)).c_str());
+      std::printf("\n");
+    }
+  }
+  return leak_status(args, a);
+}
+
+}  // namespace cyclegc::report

@@ -1,0 +1,209 @@
+// cyclegc-report on reports made by running the samples under the agent.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "subprocess.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using cyclegc::testing::ProgramRun;
+using cyclegc::testing::run_shell;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class ReportToolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/cyclegc-report-XXXXXX";
+    dir_ = mkdtemp(pattern);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs a sample under the agent; returns the report's path.
+  std::string report_of(const std::string& sample, const std::string& args,
+                        const std::string& options = "") {
+    const std::string path = dir_ + "/" + sample + std::to_string(++reports_) + ".json";
+    ProgramRun r = run_shell("cd '" + dir_ + "' && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD='" +
+                             CYCLEGC_PRELOAD_PREFIX + CYCLEGC_AGENT + "' CYCLEGC_OPTIONS='summary=0:" +
+                             options + "report_path=" + path + "' " + CYCLEGC_SAMPLES_DIR + "/" +
+                             sample + " " + args);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return path;
+  }
+  ProgramRun tool(const std::string& args) { return run_shell(std::string(CYCLEGC_REPORT) + " " + args); }
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ + "/" + name) << text;
+    return dir_ + "/" + name;
+  }
+
+  std::string dir_;
+  int reports_ = 0;
+};
+
+int alloc_line(const std::string& sample, const std::string& marker) {
+  std::ifstream in(std::string(CYCLEGC_SAMPLES_SOURCE_DIR) + "/" + sample);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find("// ALLOC: " + marker) != std::string::npos) return n;
+  }
+  return -1;
+}
+
+TEST_F(ReportToolTest, SummaryGroupsIdenticalCyclesIntoOneFinding) {
+  const std::string report = report_of("leaky_tree", "3 4");
+  ProgramRun r = tool("summary " + report);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("15 objects leaked"));
+  EXPECT_THAT(r.output, HasSubstr("#1 3 x cycle of 5 TreeNode"));
+  EXPECT_THAT(r.output, Not(HasSubstr("#2 ")));
+  EXPECT_THAT(r.output, HasSubstr("closing edge: TreeNode(para0).parent -> TreeNode(doc0)"));
+  EXPECT_THAT(r.output, HasSubstr("12 x TreeNode at add_child (leaky_tree.cc:" +
+                                  std::to_string(alloc_line("leaky_tree.cc", "tree-child")) + ")"));
+  ProgramRun json = tool("summary --format=json " + report);
+  auto parsed = nlohmann::json::parse(json.output);
+  ASSERT_EQ(parsed["shapes"].size(), 1u);
+  EXPECT_EQ(parsed["shapes"][0]["cycles"], 3);
+  EXPECT_EQ(parsed["leaked_objects"], 15);
+}
+
+TEST_F(ReportToolTest, ShowNamesEdgesLinesAndWhatBreakingTheClosingEdgeFrees) {
+  const std::string report = report_of("gc_collect", "", "debug=saveall:");
+  ProgramRun r = tool("show " + report + " c0");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("Graph(one).next -> Graph(two)"));
+  EXPECT_THAT(r.output, HasSubstr("closing edge: Graph(three).next -> Graph(one)"));
+  EXPECT_THAT(r.output, HasSubstr("breaking it frees 3 objects (120 bytes)"));
+  EXPECT_THAT(r.output, HasSubstr("samples/graph.h:"));
+  ProgramRun object = tool("show " + report + " 0");
+  EXPECT_THAT(object.output, HasSubstr("Graph(one) <Graph 0x"));
+  EXPECT_THAT(object.output, HasSubstr("member of cycle c0"));
+  EXPECT_EQ(tool("show " + report + " c9").status, 2);
+}
+
+TEST_F(ReportToolTest, ChainsGoHopByHopWithLabels) {
+  const std::string report = report_of("gc_collect", "", "debug=saveall:");
+  ProgramRun r = tool("chains " + report + " 0");
+  EXPECT_EQ(r.output,
+            "Graph(one)\n  Graph(one).next -> Graph(two)\n  Graph(two).next -> Graph(three)\n"
+            "  Graph(three).next -> Graph(one)\n");
+  const std::string bus = report_of("leaky_event_bus", "");
+  ProgramRun holders = tool("chains --stacks " + bus);
+  EXPECT_THAT(holders.output, HasSubstr("Widget(clock)\n  held directly by untraced references"));
+}
+
+TEST_F(ReportToolTest, DiffFindsLeaksAddedBetweenRuns) {
+  const std::string before = report_of("leaky_tree", "1 4");
+  const std::string after = report_of("leaky_tree", "3 4");
+  ProgramRun grew = tool("diff " + before + " " + after);
+  EXPECT_THAT(grew.output, ::testing::ContainsRegex("grew leak shape:[0-9a-f]{16}: 1 -> 3"));
+  const std::string with_bus = report_of("leaky_event_bus", "");
+  ProgramRun added = tool("diff --fail-on-leak " + before + " " + with_bus);
+  EXPECT_EQ(added.status, 1);
+  EXPECT_THAT(added.output, HasSubstr("new leak site:Widget@main (leaky_event_bus.cc:"));
+  ProgramRun same = tool("diff --fail-on-leak " + after + " " + after);
+  EXPECT_EQ(same.status, 0);
+  EXPECT_THAT(same.output, HasSubstr("nothing new or grown"));
+}
+
+TEST_F(ReportToolTest, SuppressionsAndBaselineGateFailOnLeak) {
+  const std::string tree = report_of("leaky_tree", "2 3");
+  EXPECT_EQ(tool("summary --fail-on-leak " + tree).status, 1);
+  const std::string supp = write("supp.txt", "type:TreeNode\n");
+  EXPECT_EQ(tool("summary --fail-on-leak --suppressions=" + supp + " " + tree).status, 0);
+  const std::string frame_supp = write("frames.txt", "frame:leaky_tree.cc\n");
+  EXPECT_EQ(tool("summary --fail-on-leak --suppressions=" + frame_supp + " " + tree).status, 0);
+
+  const std::string baseline = dir_ + "/baseline.txt";
+  EXPECT_EQ(tool("baseline write " + tree + " " + baseline).status, 0);
+  // A later run of the same program, at other addresses: nothing new.
+  const std::string again = report_of("leaky_tree", "5 3");
+  ProgramRun known = tool("baseline check " + again + " " + baseline);
+  EXPECT_EQ(known.status, 0) << known.output;
+  const std::string bus = report_of("leaky_event_bus", "");
+  ProgramRun fresh = tool("baseline check " + bus + " " + baseline);
+  EXPECT_EQ(fresh.status, 1);
+  EXPECT_THAT(fresh.output, HasSubstr("new leak: site:Widget@main"));
+}
+
+TEST_F(ReportToolTest, DotOutputRendersWithGraphviz) {
+  if (!fs::exists("/usr/bin/dot")) GTEST_SKIP() << "graphviz (dot) is not installed";
+  const std::string report = report_of("leaky_tree", "2 2");
+  ProgramRun r = tool("dot " + report + " > " + dir_ + "/g.dot && dot -Tsvg " + dir_ +
+                      "/g.dot -o " + dir_ + "/g.svg && cat " + dir_ + "/g.dot");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("label=\"parent\", color=red"));  // the closing edge
+  std::ifstream svg(dir_ + "/g.svg");
+  std::stringstream text;
+  text << svg.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("<svg"));
+  EXPECT_THAT(text.str(), HasSubstr("TreeNode(doc0)"));
+  EXPECT_EQ(tool("dot " + report + " c0").status, 0);
+  EXPECT_EQ(tool("dot " + report + " 1").status, 0);
+}
+
+TEST_F(ReportToolTest, HtmlPageWorksInARealBrowser) {
+  const char* browser = "/usr/bin/chromium";
+  if (!fs::exists(browser)) GTEST_SKIP() << "chromium is not installed: the browser test did not run";
+  const std::string report = report_of("leaky_tree", "2 3");
+  const std::string page = dir_ + "/page.html";
+  ASSERT_EQ(tool("html " + report + " -o " + page).status, 0);
+  const std::string flags =
+      std::string(browser) +
+      " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+      " --disable-background-networking --disable-component-update --disable-sync"
+      " --user-data-dir=" + dir_ + "/profile --virtual-time-budget=2000 ";
+  // Load the page with the first finding opened through its link, and read what it shows.
+  ProgramRun dom = run_shell(flags + "--dump-dom 'file://" + page + "#open=finding-0' 2>/dev/null");
+  ASSERT_EQ(dom.status, 0) << dom.output;
+  EXPECT_THAT(dom.output, ::testing::ContainsRegex("<details class=\"finding\" id=\"finding-0\" "
+                                                   "open=\"\">"));
+  EXPECT_THAT(dom.output, HasSubstr("2 × cycle of 4 TreeNode"));
+  EXPECT_THAT(dom.output, HasSubstr("Closing edge: <code>TreeNode(para0).parent -&gt; TreeNode(doc0)"));
+  EXPECT_THAT(dom.output, HasSubstr("<svg class=\"cycle\""));
+  ProgramRun shot = run_shell(flags + "--window-size=1200,1400 --screenshot=" + dir_ +
+                              "/page.png 'file://" + page + "#open=finding-0' 2>/dev/null");
+  ASSERT_EQ(shot.status, 0) << shot.output;
+  EXPECT_GT(fs::file_size(dir_ + "/page.png"), 10000u);
+  if (const char* keep = std::getenv("CYCLEGC_KEEP_SCREENSHOT")) fs::copy_file(dir_ + "/page.png", keep, fs::copy_options::overwrite_existing);
+}
+
+TEST_F(ReportToolTest, BadReportsGetOneLineAndADistinctStatus) {
+  const std::string good = report_of("leaky_tree", "1 1");
+  std::ifstream in(good);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string truncated = write("truncated.json", text.str().substr(0, text.str().size() / 2));
+  ProgramRun r = tool("summary " + truncated);
+  EXPECT_EQ(r.status, 3);
+  EXPECT_THAT(r.output, HasSubstr("truncated.json: not valid JSON at byte"));
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1);
+  EXPECT_EQ(tool("summary " + write("empty.json", "")).status, 3);
+  ProgramRun version = tool("summary " + write("v9.json", R"({"schema":"cyclegc-report","version":9})"));
+  EXPECT_EQ(version.status, 3);
+  EXPECT_THAT(version.output, HasSubstr("$.version: this tool reads version 1"));
+  ProgramRun field = tool("summary " + write("f.json", R"({"schema":"cyclegc-report","version":1,"process":{}})"));
+  EXPECT_THAT(field.output, HasSubstr("$.process.pid: missing"));
+  EXPECT_EQ(tool("summary " + dir_ + "/missing.json").status, 4);
+  EXPECT_EQ(tool("summary " + dir_).status, 4);
+  EXPECT_EQ(tool("frobnicate x").status, 2);
+  EXPECT_EQ(tool("summary").status, 2);
+  EXPECT_EQ(tool("summary --bogus x").status, 2);
+}
+
+TEST_F(ReportToolTest, HelpForTheToolAndEachCommand) {
+  ProgramRun r = tool("--help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* command : {"summary", "show", "chains", "diff", "dot", "html", "baseline"}) {
+    EXPECT_THAT(r.output, HasSubstr(std::string("  ") + command + " ")) << command;
+    EXPECT_EQ(tool(std::string(command) + " --help").status, 0) << command;
+  }
+}
+
+}  // namespace
