@@ -1,6 +1,9 @@
 // JSON for the report, with nlohmann::json. Writing is direct; reading checks each field's
 // presence and type by hand so an error can name the JSON path where it is wrong.
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "cyclegc_report/report.h"
@@ -43,8 +46,20 @@ T read(const json& obj, const std::string& path, const char* key) {
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!v.is_number()) throw ReadError{absl::StrCat(path, ".", key, ": expected a number")};
   } else {
-    if (!v.is_number_integer()) {
-      throw ReadError{absl::StrCat(path, ".", key, ": expected an integer")};
+    // An integer that fits T: JSON numbers can be far larger than any field here.
+    const bool fits =
+        v.is_number_unsigned()
+            ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+            : v.is_number_integer() &&
+                  v.get<std::int64_t>() >=
+                      static_cast<std::int64_t>(std::numeric_limits<T>::min()) &&
+                  (v.get<std::int64_t>() < 0 ||
+                   static_cast<std::uint64_t>(v.get<std::int64_t>()) <=
+                       static_cast<std::uint64_t>(std::numeric_limits<T>::max()));
+    if (!fits) {
+      throw ReadError{absl::StrCat(path, ".", key, ": expected an integer in [",
+                                   std::numeric_limits<T>::min(), ", ",
+                                   std::numeric_limits<T>::max(), "]")};
     }
   }
   return v.get<T>();
@@ -61,12 +76,77 @@ std::vector<T> read_array(const json& obj, const std::string& path, const char* 
   return out;
 }
 int read_id(const json& v, const std::string& path) {
-  if (!v.is_number_integer()) throw ReadError{absl::StrCat(path, ": expected an integer")};
+  if (!v.is_number_integer() || v.get<std::int64_t>() < 0 ||
+      v.get<std::int64_t>() > std::numeric_limits<int>::max()) {
+    throw ReadError{absl::StrCat(path, ": expected an object id")};
+  }
   return v.get<int>();
 }
 Edge read_edge(const json& v, const std::string& path) {
   return {read<int>(v, path, "from"), read<int>(v, path, "to"),
           read<std::string>(v, path, "label")};
+}
+
+// Every id, stack and cycle a report refers to must exist: the tools index by them.
+void check_references(const Report& r) {
+  std::set<int> ids;
+  for (std::size_t i = 0; i < r.objects.size(); ++i) {
+    const Object& o = r.objects[i];
+    const std::string at = absl::StrCat("$.objects[", i, "]");
+    if (!ids.insert(o.id).second) throw ReadError{absl::StrCat(at, ".id: duplicate id ", o.id)};
+    if (o.stack < -1 || o.stack >= static_cast<int>(r.stacks.size())) {
+      throw ReadError{absl::StrCat(at, ".stack: no stack ", o.stack)};
+    }
+    if (o.generation < -1 || o.generation > 2) {
+      throw ReadError{absl::StrCat(at, ".generation: expected -1, 0, 1 or 2")};
+    }
+  }
+  auto object = [&](int id, const std::string& at) {
+    if (!ids.count(id)) throw ReadError{absl::StrCat(at, ": no object ", id)};
+  };
+  auto edge = [&](const Edge& e, const std::string& at) {
+    object(e.from, at + ".from");
+    object(e.to, at + ".to");
+  };
+  for (std::size_t i = 0; i < r.edges.size(); ++i)
+    edge(r.edges[i], absl::StrCat("$.edges[", i, "]"));
+  const std::pair<const char*, const std::vector<int>*> lists[] = {
+      {"collectable", &r.collectable},
+      {"uncollectable", &r.uncollectable},
+      {"saved_garbage", &r.saved_garbage},
+      {"untraced", &r.untraced}};
+  for (const auto& [name, list] : lists) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      object((*list)[i], absl::StrCat("$.", name, "[", i, "]"));
+    }
+  }
+  std::set<int> in_a_cycle;
+  for (std::size_t i = 0; i < r.cycles.size(); ++i) {
+    const Cycle& c = r.cycles[i];
+    const std::string at = absl::StrCat("$.cycles[", i, "]");
+    if (c.id != static_cast<int>(i)) throw ReadError{absl::StrCat(at, ".id: expected ", i)};
+    if (c.members.empty()) throw ReadError{absl::StrCat(at, ".members: empty")};
+    for (std::size_t j = 0; j < c.members.size(); ++j) {
+      object(c.members[j], absl::StrCat(at, ".members[", j, "]"));
+      if (!in_a_cycle.insert(c.members[j]).second) {
+        throw ReadError{absl::StrCat(at, ".members[", j, "]: object ", c.members[j],
+                                     " is already in another cycle")};
+      }
+    }
+    edge(c.closing_edge, at + ".closing_edge");
+  }
+  for (std::size_t i = 0; i < r.chains.size(); ++i) {
+    const std::string at = absl::StrCat("$.chains[", i, "]");
+    object(r.chains[i].object, at + ".object");
+    for (std::size_t j = 0; j < r.chains[i].hops.size(); ++j) {
+      edge(r.chains[i].hops[j], absl::StrCat(at, ".hops[", j, "]"));
+    }
+  }
+  for (std::size_t i = 0; i < r.live.size(); ++i) {
+    if (r.live[i].stack < -1 || r.live[i].stack >= static_cast<int>(r.stacks.size())) {
+      throw ReadError{absl::StrCat("$.live[", i, "].stack: no stack ", r.live[i].stack)};
+    }
+  }
 }
 
 // What to_json() leaves out: each cycle's edges, and each member's chain (its cycle).
@@ -160,6 +240,8 @@ absl::StatusOr<Report> from_json(const std::string& text) {
   } catch (const json::parse_error& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("not valid JSON at byte ", e.byte, ": ", e.what()));
+  } catch (const json::exception& e) {  // a number beyond a double, and the like (fuzzing)
+    return absl::InvalidArgumentError(absl::StrCat("not a readable JSON document: ", e.what()));
   }
   try {
     const std::string root = "$";
@@ -222,11 +304,12 @@ absl::StatusOr<Report> from_json(const std::string& text) {
       return Chain{read<int>(v, at, "object"), read<std::string>(v, at, "kind"), -1,
                    read_array<Edge>(v, at, "hops", read_edge)};
     });
-    rebuild_cycle_details(r);
     r.live = read_array<LiveGroup>(j, root, "live", [](const json& v, const std::string& at) {
       return LiveGroup{read<std::string>(v, at, "type"), read<int>(v, at, "stack"),
                        read<std::uint64_t>(v, at, "count"), read<std::uint64_t>(v, at, "bytes")};
     });
+    check_references(r);
+    rebuild_cycle_details(r);
     return r;
   } catch (const ReadError& e) {
     return absl::InvalidArgumentError(e.message);

@@ -47,7 +47,7 @@ class Analysis {
   Freed freed_by_breaking(const Cycle& c) const;
   // "function (file:line)" of an object's allocation site, or "unknown".
   std::string site_of(const Object& o) const;
-  std::string describe(int id) const;  // "TreeNode(doc0)"
+  std::string describe(int id) const;         // "TreeNode(doc0)"
   std::string describe(const Edge& e) const;  // "TreeNode(para0).parent -> TreeNode(doc0)"
   const Report& report() const { return r_; }
 

@@ -13,10 +13,10 @@ namespace cyclegc::report {
 
 enum ExitStatus {
   kOk = 0,
-  kLeaksFound = 1,      // --fail-on-leak, or baseline check, found leaks
-  kUsage = 2,           // bad command line
-  kBadReport = 3,       // the report is not a readable cyclegc report
-  kIoError = 4,         // a file could not be read or written
+  kLeaksFound = 1,  // --fail-on-leak, or baseline check, found leaks
+  kUsage = 2,       // bad command line
+  kBadReport = 3,   // the report is not a readable cyclegc report
+  kIoError = 4,     // a file could not be read or written
 };
 
 struct Args {
@@ -26,7 +26,7 @@ struct Args {
   std::string output;                   // -o FILE
   std::string suppressions;             // --suppressions=FILE
   bool fail_on_leak = false;
-  bool stacks = false;                  // --stacks (chains)
+  bool stacks = false;  // --stacks (chains)
 };
 
 // Reads and validates a report, with the suppressions of `args` applied. On failure prints one

@@ -150,14 +150,16 @@ int cmd_dot(const Args& args) {
   std::set<int> nodes;
   std::vector<Edge> edges;
   std::set<std::tuple<int, int, std::string>> closing;
-  for (const Cycle& c : r.cycles) closing.insert({c.closing_edge.from, c.closing_edge.to, c.closing_edge.label});
+  for (const Cycle& c : r.cycles)
+    closing.insert({c.closing_edge.from, c.closing_edge.to, c.closing_edge.label});
   if (args.positional.size() == 2) {
     const std::string& id_text = args.positional[1];
     const bool is_cycle = id_text[0] == 'c';
     char* end = nullptr;
     const long id = std::strtol(id_text.c_str() + (is_cycle ? 1 : 0), &end, 10);
     if (*end != '\0' || id < 0 ||
-        (is_cycle ? id >= static_cast<long>(r.cycles.size()) : !a.has_object(static_cast<int>(id)))) {
+        (is_cycle ? id >= static_cast<long>(r.cycles.size())
+                  : !a.has_object(static_cast<int>(id)))) {
       std::fprintf(stderr, "cyclegc-report: no %s '%s'\n", is_cycle ? "cycle" : "object",
                    id_text.c_str());
       return kUsage;

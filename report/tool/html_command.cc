@@ -54,7 +54,8 @@ std::string cycle_svg(const Analysis& a, const Cycle& c) {
     const double ox = -uy * 8, oy = ux * 8;
     svg << "<line x1=\"" << x1 + ux * 22 + ox << "\" y1=\"" << y1 + uy * 22 + oy << "\" x2=\""
         << x2 - ux * 22 + ox << "\" y2=\"" << y2 - uy * 22 + oy << "\" class=\""
-        << (closing ? "edge closing" : "edge") << "\" marker-end=\"url(#arrow)\"/>"
+        << (closing ? "edge closing" : "edge")
+        << "\" marker-end=\"url(#arrow)\"/>"
         // The label sits a third of the way from the source, so opposite edges' labels part.
         << "<text x=\"" << x1 + dx / 3 + ox * 2.5 << "\" y=\"" << y1 + dy / 3 + oy * 2.5
         << "\" class=\"label\">" << esc(e.label) << "</text>";
@@ -137,8 +138,8 @@ int cmd_html(const Args& args) {
     const Freed freed = a.freed_by_breaking(c);
     page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << f.cycles.size()
          << " &times; cycle of " << c.members.size() << " " << esc(a.object(c.members[0]).type)
-         << (c.members.size() > 1 ? "…" : "") << " &mdash; " << f.objects << " objects, "
-         << f.bytes << " bytes" << (f.suppressed ? " (suppressed)" : "") << "</summary>";
+         << (c.members.size() > 1 ? "…" : "") << " &mdash; " << f.objects << " objects, " << f.bytes
+         << " bytes" << (f.suppressed ? " (suppressed)" : "") << "</summary>";
     page << "<p>Shape <code>" << f.shape << "</code>; example cycle c" << c.id << ".</p>";
     page << cycle_svg(a, c);
     page << "<p class=\"closing-text\">Closing edge: <code>" << esc(a.describe(c.closing_edge))
@@ -151,8 +152,8 @@ int cmd_html(const Args& args) {
   }
   for (int id : r.untraced) {
     const Object& o = a.object(id);
-    page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>"
-         << esc(o.label) << " held by " << o.untraced_refs << " untraced reference"
+    page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << esc(o.label)
+         << " held by " << o.untraced_refs << " untraced reference"
          << (o.untraced_refs == 1 ? "" : "s") << (o.suppressed ? " (suppressed)" : "")
          << "</summary><p>A lambda, <code>std::function</code>, untracked object or global holds "
          << "it: no collector can free it.</p>" << stack_html(r, o);

@@ -117,10 +117,10 @@ int main(int argc, char** argv) {
     int (*run)(const Args&);
     std::size_t min_args, max_args;
   };
-  static constexpr Command kCommands[] = {
-      {"summary", cmd_summary, 1, 1}, {"show", cmd_show, 2, 2},   {"chains", cmd_chains, 1, 2},
-      {"diff", cmd_diff, 2, 2},       {"dot", cmd_dot, 1, 2},     {"html", cmd_html, 1, 1},
-      {"baseline", cmd_baseline, 3, 3}};
+  static constexpr Command kCommands[] = {{"summary", cmd_summary, 1, 1},  {"show", cmd_show, 2, 2},
+                                          {"chains", cmd_chains, 1, 2},    {"diff", cmd_diff, 2, 2},
+                                          {"dot", cmd_dot, 1, 2},          {"html", cmd_html, 1, 1},
+                                          {"baseline", cmd_baseline, 3, 3}};
   for (const auto& c : kCommands) {
     if (args.command != c.name) continue;
     if (args.positional.size() < c.min_args || args.positional.size() > c.max_args) {
@@ -131,7 +131,6 @@ int main(int argc, char** argv) {
     }
     return c.run(args);
   }
-  std::fprintf(stderr, "cyclegc-report: unknown command '%s' (see --help)\n",
-               args.command.c_str());
+  std::fprintf(stderr, "cyclegc-report: unknown command '%s' (see --help)\n", args.command.c_str());
   return kUsage;
 }

@@ -157,9 +157,8 @@ int cmd_summary(const Args& args) {
               r.saved_garbage.size());
   std::vector<std::string> by_trigger;
   for (const auto& [t, n] : triggers) by_trigger.push_back(absl::StrCat(t, " ", n));
-  std::printf("Collections: %zu (%s); %llu collected, %llu uncollectable\n",
-              r.collections.size(), absl::StrJoin(by_trigger, ", ").c_str(),
-              static_cast<unsigned long long>(collected),
+  std::printf("Collections: %zu (%s); %llu collected, %llu uncollectable\n", r.collections.size(),
+              absl::StrJoin(by_trigger, ", ").c_str(), static_cast<unsigned long long>(collected),
               static_cast<unsigned long long>(uncollectable));
   return leak_status(args, a);
 }

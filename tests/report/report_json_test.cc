@@ -61,6 +61,23 @@ TEST(ReportJson, BadInputGivesOneErrorSayingWhere) {
               HasSubstr("$.objects[1].label: expected a string"));
 }
 
+TEST(ReportJson, ReferencesMustPointAtWhatExists) {
+  Report dangling = sample_report();
+  dangling.edges.push_back({1, 99, "next"});
+  EXPECT_THAT(from_json(to_json(dangling)).status().message(),
+              HasSubstr("$.edges[3].to: no object 99"));
+  Report bad_stack = sample_report();
+  bad_stack.objects[0].stack = 7;
+  EXPECT_THAT(from_json(to_json(bad_stack)).status().message(),
+              HasSubstr("$.objects[0].stack: no stack 7"));
+  std::string huge = to_json(sample_report());
+  huge.replace(huge.find("\"pid\":42"), 8, "\"pid\":99999999999");
+  EXPECT_THAT(from_json(huge).status().message(),
+              HasSubstr("$.process.pid: expected an integer in"));
+  EXPECT_THAT(from_json(R"({"x":1e999999})").status().message(),
+              HasSubstr("not a readable JSON document"));
+}
+
 TEST(Suppressions, ParseAndMatchByTypeFrameAndShape) {
   auto s = parse_suppressions("# comment\ntype:Leaf\n\nframe:app.cc\nshape:00000000000000aa\n");
   ASSERT_TRUE(s.ok()) << s.status();

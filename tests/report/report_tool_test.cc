@@ -31,13 +31,15 @@ class ReportToolTest : public ::testing::Test {
                         const std::string& options = "") {
     const std::string path = dir_ + "/" + sample + std::to_string(++reports_) + ".json";
     ProgramRun r = run_shell("cd '" + dir_ + "' && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD='" +
-                             CYCLEGC_PRELOAD_PREFIX + CYCLEGC_AGENT + "' CYCLEGC_OPTIONS='summary=0:" +
-                             options + "report_path=" + path + "' " + CYCLEGC_SAMPLES_DIR + "/" +
-                             sample + " " + args);
+                             CYCLEGC_PRELOAD_PREFIX + CYCLEGC_AGENT +
+                             "' CYCLEGC_OPTIONS='summary=0:" + options + "report_path=" + path +
+                             "' " + CYCLEGC_SAMPLES_DIR + "/" + sample + " " + args);
     EXPECT_EQ(r.status, 0) << r.output;
     return path;
   }
-  ProgramRun tool(const std::string& args) { return run_shell(std::string(CYCLEGC_REPORT) + " " + args); }
+  ProgramRun tool(const std::string& args) {
+    return run_shell(std::string(CYCLEGC_REPORT) + " " + args);
+  }
   std::string write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ + "/" + name) << text;
     return dir_ + "/" + name;
@@ -150,7 +152,8 @@ TEST_F(ReportToolTest, DotOutputRendersWithGraphviz) {
 
 TEST_F(ReportToolTest, HtmlPageWorksInARealBrowser) {
   const char* browser = "/usr/bin/chromium";
-  if (!fs::exists(browser)) GTEST_SKIP() << "chromium is not installed: the browser test did not run";
+  if (!fs::exists(browser))
+    GTEST_SKIP() << "chromium is not installed: the browser test did not run";
   const std::string report = report_of("leaky_tree", "2 3");
   const std::string page = dir_ + "/page.html";
   ASSERT_EQ(tool("html " + report + " -o " + page).status, 0);
@@ -158,20 +161,23 @@ TEST_F(ReportToolTest, HtmlPageWorksInARealBrowser) {
       std::string(browser) +
       " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
       " --disable-background-networking --disable-component-update --disable-sync"
-      " --user-data-dir=" + dir_ + "/profile --virtual-time-budget=2000 ";
+      " --user-data-dir=" +
+      dir_ + "/profile --virtual-time-budget=2000 ";
   // Load the page with the first finding opened through its link, and read what it shows.
   ProgramRun dom = run_shell(flags + "--dump-dom 'file://" + page + "#open=finding-0' 2>/dev/null");
   ASSERT_EQ(dom.status, 0) << dom.output;
   EXPECT_THAT(dom.output, ::testing::ContainsRegex("<details class=\"finding\" id=\"finding-0\" "
                                                    "open=\"\">"));
   EXPECT_THAT(dom.output, HasSubstr("2 × cycle of 4 TreeNode"));
-  EXPECT_THAT(dom.output, HasSubstr("Closing edge: <code>TreeNode(para0).parent -&gt; TreeNode(doc0)"));
+  EXPECT_THAT(dom.output,
+              HasSubstr("Closing edge: <code>TreeNode(para0).parent -&gt; TreeNode(doc0)"));
   EXPECT_THAT(dom.output, HasSubstr("<svg class=\"cycle\""));
   ProgramRun shot = run_shell(flags + "--window-size=1200,1400 --screenshot=" + dir_ +
                               "/page.png 'file://" + page + "#open=finding-0' 2>/dev/null");
   ASSERT_EQ(shot.status, 0) << shot.output;
   EXPECT_GT(fs::file_size(dir_ + "/page.png"), 10000u);
-  if (const char* keep = std::getenv("CYCLEGC_KEEP_SCREENSHOT")) fs::copy_file(dir_ + "/page.png", keep, fs::copy_options::overwrite_existing);
+  if (const char* keep = std::getenv("CYCLEGC_KEEP_SCREENSHOT"))
+    fs::copy_file(dir_ + "/page.png", keep, fs::copy_options::overwrite_existing);
 }
 
 TEST_F(ReportToolTest, BadReportsGetOneLineAndADistinctStatus) {
@@ -179,16 +185,19 @@ TEST_F(ReportToolTest, BadReportsGetOneLineAndADistinctStatus) {
   std::ifstream in(good);
   std::stringstream text;
   text << in.rdbuf();
-  const std::string truncated = write("truncated.json", text.str().substr(0, text.str().size() / 2));
+  const std::string truncated =
+      write("truncated.json", text.str().substr(0, text.str().size() / 2));
   ProgramRun r = tool("summary " + truncated);
   EXPECT_EQ(r.status, 3);
   EXPECT_THAT(r.output, HasSubstr("truncated.json: not valid JSON at byte"));
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1);
   EXPECT_EQ(tool("summary " + write("empty.json", "")).status, 3);
-  ProgramRun version = tool("summary " + write("v9.json", R"({"schema":"cyclegc-report","version":9})"));
+  ProgramRun version =
+      tool("summary " + write("v9.json", R"({"schema":"cyclegc-report","version":9})"));
   EXPECT_EQ(version.status, 3);
   EXPECT_THAT(version.output, HasSubstr("$.version: this tool reads version 1"));
-  ProgramRun field = tool("summary " + write("f.json", R"({"schema":"cyclegc-report","version":1,"process":{}})"));
+  ProgramRun field =
+      tool("summary " + write("f.json", R"({"schema":"cyclegc-report","version":1,"process":{}})"));
   EXPECT_THAT(field.output, HasSubstr("$.process.pid: missing"));
   EXPECT_EQ(tool("summary " + dir_ + "/missing.json").status, 4);
   EXPECT_EQ(tool("summary " + dir_).status, 4);
