@@ -26,6 +26,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -132,9 +133,10 @@ std::string where(const report::Report& r, const report::Object& o) {
 // What CPython prints per object, with the allocation site added; then the totals.
 std::size_t print_summary(const report::Report& r, const std::string& path, bool print) {
   std::size_t leaks = 0, shown = 0;
+  absl::flat_hash_map<int, const report::Object*> by_id;
+  for (const auto& o : r.objects) by_id[o.id] = &o;
   auto line = [&](std::string what, int id) {
-    const report::Object& o = *std::find_if(r.objects.begin(), r.objects.end(),
-                                            [id](const auto& x) { return x.id == id; });
+    const report::Object& o = *by_id[id];
     if (o.suppressed) return;
     ++leaks;
     if (what.empty()) {

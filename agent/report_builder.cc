@@ -115,22 +115,23 @@ void walk_cycle(Cycle& c, const std::vector<std::vector<std::pair<int, std::stri
   c.members = order;
 }
 
-}  // namespace
-
-std::string shape_fingerprint(const Report& r, const Cycle& c) {
-  absl::flat_hash_map<int, const report::Object*> by_id;
-  for (const auto& o : r.objects) by_id[o.id] = &o;
+// A fingerprint of a cycle's types and edge labels that does not depend on addresses, ids or
+// container indices, so identical cycles from different runs share it. `type_of` maps an id to
+// its type name.
+template <class TypeOf>
+std::string shape_fingerprint(const Cycle& c, const TypeOf& type_of) {
   std::vector<std::string> parts;
-  for (int m : c.members) parts.push_back(by_id[m]->type);
+  for (int m : c.members) parts.push_back(type_of(m));
   for (const Edge& e : c.edges) {
-    parts.push_back(
-        absl::StrCat(by_id[e.from]->type, "-", label_shape(e.label), "->", by_id[e.to]->type));
+    parts.push_back(absl::StrCat(type_of(e.from), "-", label_shape(e.label), "->", type_of(e.to)));
   }
   std::sort(parts.begin(), parts.end());
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a(absl::StrJoin(parts, "|")));
   return hex;
 }
+
+}  // namespace
 
 report::Report build_report(const BuildInput& in) {
   Report r;
@@ -242,7 +243,7 @@ report::Report build_report(const BuildInput& in) {
       }
     }
     walk_cycle(cycle, out, component_of, static_cast<int>(c));
-    cycle.shape = shape_fingerprint(r, cycle);
+    cycle.shape = shape_fingerprint(cycle, [&](int id) { return objects[id].type_name(); });
     r.cycles.push_back(std::move(cycle));
   }
 

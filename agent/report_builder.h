@@ -24,8 +24,4 @@ struct BuildInput {
 
 report::Report build_report(const BuildInput& in);
 
-// A fingerprint of a cycle's types and edge labels that does not depend on addresses, ids or
-// container indices, so identical cycles from different runs share it.
-std::string shape_fingerprint(const report::Report& r, const report::Cycle& c);
-
 }  // namespace cyclegc::agent
