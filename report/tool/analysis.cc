@@ -1,6 +1,8 @@
 #include "analysis.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <set>
@@ -96,6 +98,22 @@ Freed Analysis::freed_by_breaking(const Cycle& c) const {
     for (int to : out[id]) drop(to);
   }
   return freed;
+}
+
+std::optional<Target> Analysis::target(const std::string& text, bool cycles_allowed) const {
+  const bool is_cycle = cycles_allowed && !text.empty() && text[0] == 'c';
+  const char* digits = text.c_str() + (is_cycle ? 1 : 0);
+  char* end = nullptr;
+  const long id = std::strtol(digits, &end, 10);
+  const bool found =
+      *digits != '\0' && *end == '\0' && id >= 0 && id <= INT32_MAX &&
+      (is_cycle ? id < static_cast<long>(r_.cycles.size()) : has_object(static_cast<int>(id)));
+  if (!found) {
+    std::fprintf(stderr, "cyclegc-report: no %s '%s' in the report\n",
+                 is_cycle ? "cycle" : "object", text.c_str());
+    return std::nullopt;
+  }
+  return Target{is_cycle, static_cast<int>(id)};
 }
 
 std::string Analysis::describe(int id) const {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,12 @@ struct SiteFinding {
   std::uint64_t bytes = 0;
 };
 
+// An object or cycle named on the command line: "12" is object 12, "c3" is cycle 3.
+struct Target {
+  bool is_cycle = false;
+  int id = -1;
+};
+
 struct Freed {
   std::vector<int> objects;
   std::uint64_t bytes = 0;
@@ -49,6 +56,9 @@ class Analysis {
   std::string site_of(const Object& o) const;
   std::string describe(int id) const;         // "TreeNode(doc0)"
   std::string describe(const Edge& e) const;  // "TreeNode(para0).parent -> TreeNode(doc0)"
+  // Parses `text` as an object id or, when `cycles_allowed`, "c<id>"; prints one line and returns
+  // nothing when the report has no such object or cycle.
+  std::optional<Target> target(const std::string& text, bool cycles_allowed) const;
   const Report& report() const { return r_; }
 
  private:

@@ -153,22 +153,15 @@ int cmd_dot(const Args& args) {
   for (const Cycle& c : r.cycles)
     closing.insert({c.closing_edge.from, c.closing_edge.to, c.closing_edge.label});
   if (args.positional.size() == 2) {
-    const std::string& id_text = args.positional[1];
-    const bool is_cycle = id_text[0] == 'c';
-    char* end = nullptr;
-    const long id = std::strtol(id_text.c_str() + (is_cycle ? 1 : 0), &end, 10);
-    if (*end != '\0' || id < 0 ||
-        (is_cycle ? id >= static_cast<long>(r.cycles.size())
-                  : !a.has_object(static_cast<int>(id)))) {
-      std::fprintf(stderr, "cyclegc-report: no %s '%s'\n", is_cycle ? "cycle" : "object",
-                   id_text.c_str());
-      return kUsage;
-    }
+    const auto target = a.target(args.positional[1], /*cycles_allowed=*/true);
+    if (!target) return kUsage;
+    const bool is_cycle = target->is_cycle;
+    const int id = target->id;
     if (is_cycle) {
       for (int m : r.cycles[id].members) nodes.insert(m);
       edges = r.cycles[id].edges;
     } else {
-      nodes.insert(static_cast<int>(id));
+      nodes.insert(id);
       for (const Chain& ch : r.chains) {
         if (ch.object != id) continue;
         const auto& hops = ch.cycle >= 0 ? r.cycles[ch.cycle].edges : ch.hops;

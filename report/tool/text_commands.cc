@@ -169,16 +169,10 @@ int cmd_show(const Args& args) {
   if (!report.ok()) return status;
   const Report& r = *report;
   Analysis a(r);
-  const std::string& id_text = args.positional[1];
-  const bool is_cycle = !id_text.empty() && id_text[0] == 'c';
-  char* end = nullptr;
-  const long id = std::strtol(id_text.c_str() + (is_cycle ? 1 : 0), &end, 10);
-  if (id_text.empty() || *end != '\0' || id < 0 ||
-      (is_cycle ? id >= static_cast<long>(r.cycles.size()) : !a.has_object(static_cast<int>(id)))) {
-    std::fprintf(stderr, "cyclegc-report: no %s '%s' in %s\n", is_cycle ? "cycle" : "object",
-                 id_text.c_str(), args.positional[0].c_str());
-    return kUsage;
-  }
+  const auto target = a.target(args.positional[1], /*cycles_allowed=*/true);
+  if (!target) return kUsage;
+  const bool is_cycle = target->is_cycle;
+  const int id = target->id;
   auto print_stack = [&](const Object& o, const char* indent) {
     if (o.stack < 0) {
       std::printf("%sno allocation stack\n", indent);
@@ -189,7 +183,7 @@ int cmd_show(const Args& args) {
     }
   };
   if (!is_cycle) {
-    const Object& o = a.object(static_cast<int>(id));
+    const Object& o = a.object(id);
     std::printf("%s <%s %s>, %s, refcount %u, %u untraced%s\n", o.label.c_str(), o.type.c_str(),
                 o.address.c_str(), plural(o.size, "byte").c_str(), o.refcount, o.untraced_refs,
                 o.suppressed ? ", suppressed" : "");
@@ -230,14 +224,9 @@ int cmd_chains(const Args& args) {
   Analysis a(r);
   std::vector<int> ids;
   if (args.positional.size() == 2) {
-    char* end = nullptr;
-    const long id = std::strtol(args.positional[1].c_str(), &end, 10);
-    if (*end != '\0' || !a.has_object(static_cast<int>(id))) {
-      std::fprintf(stderr, "cyclegc-report: no object '%s' in %s\n", args.positional[1].c_str(),
-                   args.positional[0].c_str());
-      return kUsage;
-    }
-    ids.push_back(static_cast<int>(id));
+    const auto target = a.target(args.positional[1], /*cycles_allowed=*/false);
+    if (!target) return kUsage;
+    ids.push_back(target->id);
   } else {
     ids = a.leaked();
   }

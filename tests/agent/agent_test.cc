@@ -14,6 +14,7 @@
 #include <string>
 
 #include "cyclegc_report/report.h"
+#include "sample_source.h"
 #include "subprocess.h"
 
 namespace {
@@ -27,12 +28,6 @@ using cyclegc::testing::run_shell;
 
 class AgentTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/cyclegc-agent-XXXXXX";
-    dir_ = mkdtemp(pattern);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Runs `program args` in the test's directory, under the agent unless `with_agent` is false.
   ProgramRun run(const std::string& program, const std::string& args, const std::string& options,
                  bool with_agent = true) {
@@ -65,17 +60,13 @@ class AgentTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  cyclegc::testing::TempDir temp_;
+  const std::string& dir_ = temp_.path();
 };
 
-// The line of `// ALLOC: name` in a sample: where the test expects an allocation frame.
 int alloc_line(const std::string& sample, const std::string& marker) {
-  std::ifstream in(std::string(CYCLEGC_SAMPLES_SOURCE_DIR) + "/" + sample);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find("// ALLOC: " + marker) != std::string::npos) return n;
-  }
-  return -1;
+  return cyclegc::testing::alloc_line(std::string(CYCLEGC_SAMPLES_SOURCE_DIR) + "/" + sample,
+                                      marker);
 }
 
 const cyclegc::report::Object& object(const cyclegc::report::Report& r, int id) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "sample_source.h"
 #include "subprocess.h"
 
 namespace {
@@ -20,12 +21,6 @@ using ::testing::Not;
 
 class ReportToolTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/cyclegc-report-XXXXXX";
-    dir_ = mkdtemp(pattern);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Runs a sample under the agent; returns the report's path.
   std::string report_of(const std::string& sample, const std::string& args,
                         const std::string& options = "") {
@@ -45,17 +40,14 @@ class ReportToolTest : public ::testing::Test {
     return dir_ + "/" + name;
   }
 
-  std::string dir_;
+  cyclegc::testing::TempDir temp_;
+  const std::string& dir_ = temp_.path();
   int reports_ = 0;
 };
 
 int alloc_line(const std::string& sample, const std::string& marker) {
-  std::ifstream in(std::string(CYCLEGC_SAMPLES_SOURCE_DIR) + "/" + sample);
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find("// ALLOC: " + marker) != std::string::npos) return n;
-  }
-  return -1;
+  return cyclegc::testing::alloc_line(std::string(CYCLEGC_SAMPLES_SOURCE_DIR) + "/" + sample,
+                                      marker);
 }
 
 TEST_F(ReportToolTest, SummaryGroupsIdenticalCyclesIntoOneFinding) {

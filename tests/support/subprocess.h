@@ -1,9 +1,13 @@
-// Running a program from a test: its exit status and its stdout and stderr together.
+// Running a program from a test: its exit status and its stdout and stderr together; and a
+// scratch directory for what it writes.
 #pragma once
 
 #include <sys/wait.h>
 
+#include <stdlib.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 namespace cyclegc::testing {
@@ -24,5 +28,21 @@ inline ProgramRun run_shell(const std::string& command) {
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+// A fresh directory under /tmp for one test, removed with everything in it afterwards.
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/cyclegc-test-XXXXXX";
+    path_ = mkdtemp(pattern);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace cyclegc::testing
