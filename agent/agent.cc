@@ -316,3 +316,20 @@ __attribute__((destructor)) void agent_stop() {
 
 }  // namespace
 }  // namespace cyclegc::agent
+
+// For cyclegc::gtest and other tools in the program: "function (file:line)" of where `object`
+// was made, written to `buf`; returns its length, or 0 when the agent has no stack for it.
+extern "C" __attribute__((visibility("default"))) int cyclegc_agent_allocation_site(
+    const void* object, char* buf, std::size_t size) {
+  using cyclegc::agent::g_agent;
+  if (!g_agent || size == 0) return 0;
+  const int stack = g_agent->stacks->stack_of(object);
+  if (stack < 0) return 0;
+  const auto frames = g_agent->stacks->frames(stack);
+  if (frames.empty()) return 0;
+  const auto& f = frames.front();
+  const std::string site = absl::StrCat(f.function.substr(0, f.function.find('(')), " (",
+                                        f.file.substr(f.file.rfind('/') + 1), ":", f.line, ")");
+  const int n = std::snprintf(buf, size, "%s", site.c_str());
+  return n < 0 ? 0 : std::min(n, static_cast<int>(size) - 1);
+}

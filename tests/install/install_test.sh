@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs cyclegc from BUILD_DIR into a scratch prefix, then builds and runs a user's project
+# against it twice — with CMake's find_package and with pkg-config — and once under the agent.
+# Usage: install_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 source=$2
+scratch=$(mktemp -d /tmp/cyclegc-install-XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+prefix=$scratch/prefix
+
+cmake --install "$build" --prefix "$prefix" >/dev/null
+
+echo "== find_package(cyclegc) from the installed prefix"
+cmake -S "$source/tests/install/consumer" -B "$scratch/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_BUILD_RPATH="$prefix/lib" >/dev/null
+cmake --build "$scratch/cmake" >/dev/null
+out=$("$scratch/cmake/consumer")
+echo "$out"
+grep -qx "collected 2" <<<"$out"
+grep -qx "agent at $prefix/lib/libcyclegc_agent.so" <<<"$out"
+
+echo "== pkg-config cyclegc"
+export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+[ "$(pkg-config --modversion cyclegc)" = "0.1.0" ]
+# shellcheck disable=SC2046
+g++ "$source/tests/install/consumer/main.cc" $(pkg-config --cflags --libs cyclegc) \
+  -Wl,-rpath,"$prefix/lib" -o "$scratch/consumer_pc"
+"$scratch/consumer_pc" | grep -qx "collected 2"
+
+echo "== the installed agent and report tool"
+(cd "$scratch" && LD_PRELOAD="$(pkg-config --variable=agent cyclegc)" \
+   CYCLEGC_OPTIONS="debug=saveall:report_path=r.json:summary=0" ./consumer_pc >/dev/null)
+"$prefix/bin/cyclegc-report" summary "$scratch/r.json" | grep -q "1 x cycle of 2 Peer"
+echo "installed cyclegc works from CMake, pkg-config, LD_PRELOAD and cyclegc-report"
