@@ -33,6 +33,7 @@
 #include "absl/time/time.h"
 #include "cyclegc/cyclegc.h"
 #include "cyclegc/observer.h"
+#include "cyclegc_report/report.h"
 #include "cyclegc_report/suppressions.h"
 #include "options.h"
 #include "report_builder.h"
@@ -119,15 +120,10 @@ std::string executable() {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
 }
 
-// " allocated at add_child (leaky_tree.cc:25)": the function without its parameter list (the
-// report keeps the whole signature) and the file without its directories.
+// " allocated at add_child (leaky_tree.cc:25)" (the report keeps the whole signature).
 std::string where(const report::Report& r, const report::Object& o) {
   if (o.stack < 0 || r.stacks[o.stack].frames.empty()) return "";
-  const auto& f = r.stacks[o.stack].frames.front();
-  const std::string function = f.function.substr(0, f.function.find('('));
-  const std::string file = f.file.substr(f.file.rfind('/') + 1);
-  return absl::StrCat(" allocated at ", function.empty() ? "??" : function,
-                      file.empty() ? "" : absl::StrCat(" (", file, ":", f.line, ")"));
+  return " allocated at " + report::site_text(r.stacks[o.stack].frames.front());
 }
 
 // What CPython prints per object, with the allocation site added; then the totals.
@@ -328,8 +324,7 @@ extern "C" __attribute__((visibility("default"))) int cyclegc_agent_allocation_s
   const auto frames = g_agent->stacks->frames(stack);
   if (frames.empty()) return 0;
   const auto& f = frames.front();
-  const std::string site = absl::StrCat(f.function.substr(0, f.function.find('(')), " (",
-                                        f.file.substr(f.file.rfind('/') + 1), ":", f.line, ")");
+  const std::string site = cyclegc::report::site_text({f.function, f.file, f.line});
   const int n = std::snprintf(buf, size, "%s", site.c_str());
   return n < 0 ? 0 : std::min(n, static_cast<int>(size) - 1);
 }

@@ -79,20 +79,18 @@ std::vector<std::string> HeapSnapshot::leaks_since() const {
     const unsigned untraced = count > traced_in[o.address()] ? count - traced_in[o.address()] : 0;
     leaks.push_back(absl::StrCat(
         "cyclegc: test left ", describe(o),
-        untraced > 0 ? absl::StrCat(" held by ", untraced, " untraced reference",
-                                    untraced == 1 ? "" : "s")
-                     : " alive",
+        untraced > 0
+            ? absl::StrCat(" held by ", untraced, " untraced reference", untraced == 1 ? "" : "s")
+            : " alive",
         allocation_site(o.address())));
   }
   return leaks;
 }
 
 void InstallLeakChecker() {
-  auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-  // The printer goes after the checker, so that it prints a test the checker failed as failed.
-  auto* printer = listeners.Release(listeners.default_result_printer());
-  listeners.Append(new Listener);
-  if (printer) listeners.Append(printer);
+  // GoogleTest sends OnTestEnd to listeners in reverse order of registration: appended after the
+  // result printer, the checker adds its failures before the printer reports the test.
+  ::testing::UnitTest::GetInstance()->listeners().Append(new Listener);
 }
 
 void AllowLeaks() { g_allowed = true; }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cyclegc_report/report.h"
 
@@ -177,6 +178,24 @@ void rebuild_cycle_details(Report& r) {
 }
 
 }  // namespace
+
+std::string site_text(const Frame& f) {
+  std::string function = f.function;
+  if (absl::EndsWith(function, " const")) function.resize(function.size() - 6);
+  if (!function.empty() && function.back() == ')') {  // cut the parameter list at its '('
+    int depth = 0;
+    for (std::size_t i = function.size(); i-- > 0;) {
+      if (function[i] == ')') ++depth;
+      if (function[i] == '(' && --depth == 0) {
+        function.resize(i);
+        break;
+      }
+    }
+  }
+  const std::string file = f.file.substr(f.file.rfind('/') + 1);
+  return absl::StrCat(function.empty() ? "??" : function,
+                      file.empty() ? "" : absl::StrCat(" (", file, ":", f.line, ")"));
+}
 
 std::string to_json(const Report& r) {
   json j;

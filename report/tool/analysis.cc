@@ -52,11 +52,7 @@ std::string Analysis::site_of(const Object& o) const {
       r_.stacks[o.stack].frames.empty()) {
     return "unknown";
   }
-  const Frame& f = r_.stacks[o.stack].frames.front();
-  const std::string function = f.function.substr(0, f.function.find('('));
-  const std::string file = f.file.substr(f.file.rfind('/') + 1);
-  return absl::StrCat(function.empty() ? "??" : function,
-                      file.empty() ? "" : absl::StrCat(" (", file, ":", f.line, ")"));
+  return site_text(r_.stacks[o.stack].frames.front());
 }
 
 std::vector<SiteFinding> Analysis::sites() const {

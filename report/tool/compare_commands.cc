@@ -40,9 +40,7 @@ std::map<std::string, std::uint64_t> live_keys(const Report& r) {
     std::string site = "unknown";
     if (g.stack >= 0 && g.stack < static_cast<int>(r.stacks.size()) &&
         !r.stacks[g.stack].frames.empty()) {
-      const Frame& f = r.stacks[g.stack].frames.front();
-      site = absl::StrCat(f.function.substr(0, f.function.find('(')), " (",
-                          f.file.substr(f.file.rfind('/') + 1), ":", f.line, ")");
+      site = site_text(r.stacks[g.stack].frames.front());
     }
     keys[absl::StrCat(g.type, " at ", site)] += g.count;
   }

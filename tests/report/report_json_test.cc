@@ -78,6 +78,14 @@ TEST(ReportJson, ReferencesMustPointAtWhatExists) {
               HasSubstr("not a readable JSON document"));
 }
 
+TEST(ReportJson, SiteTextDropsOnlyTheParameterList) {
+  EXPECT_EQ(site_text({"add_child(Ref<T> const&, std::string)", "/src/leaky_tree.cc", 25}),
+            "add_child (leaky_tree.cc:25)");
+  EXPECT_EQ(site_text({"(anonymous namespace)::Foo::Run() const", "a/b.cc", 3}),
+            "(anonymous namespace)::Foo::Run (b.cc:3)");
+  EXPECT_EQ(site_text({"", "", 0}), "??");
+}
+
 TEST(Suppressions, ParseAndMatchByTypeFrameAndShape) {
   auto s = parse_suppressions("# comment\ntype:Leaf\n\nframe:app.cc\nshape:00000000000000aa\n");
   ASSERT_TRUE(s.ok()) << s.status();

@@ -23,8 +23,8 @@
 
 namespace cyclegc::gtest {
 
-// Adds the checker to GoogleTest's listeners (ahead of the result printer, so a test it fails is
-// printed as failed). Call after InitGoogleTest, before RUN_ALL_TESTS.
+// Adds the checker to GoogleTest's listeners, so that a test it fails is printed as failed.
+// Call after InitGoogleTest, before RUN_ALL_TESTS.
 void InstallLeakChecker();
 
 // The current test leaks on purpose: skip its check.

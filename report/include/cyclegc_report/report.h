@@ -100,6 +100,11 @@ struct Report {
   std::vector<LiveGroup> live;
 };
 
+// "add_child (leaky_tree.cc:25)": the function without its parameter list (names such as
+// "(anonymous namespace)::Foo::Run() const" keep their leading parts) and the file without its
+// directories. What summaries, baselines and leak messages call an allocation site.
+std::string site_text(const Frame& frame);
+
 std::string to_json(const Report& report);
 // Fails with InvalidArgument naming the byte offset (syntax) or JSON path (content).
 absl::StatusOr<Report> from_json(const std::string& text);

@@ -1,0 +1,68 @@
+// cyclegc::gtest: a leaking test fails with a useful message, a clean test passes, an allowed
+// leak passes; with the agent preloaded, the message names where the object was made.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "sample_source.h"
+#include "subprocess.h"
+
+namespace {
+
+using cyclegc::testing::ProgramRun;
+using cyclegc::testing::run_shell;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+ProgramRun demo(const std::string& filter, const std::string& extra = "", bool agent = false) {
+  std::string prefix = "ASAN_OPTIONS=detect_leaks=0 ";
+  if (agent) {
+    prefix += "LD_PRELOAD='" + std::string(CYCLEGC_PRELOAD_PREFIX) + CYCLEGC_AGENT +
+              "' CYCLEGC_OPTIONS=report_path=none:summary=0 ";
+  }
+  return run_shell(prefix + CYCLEGC_DEMO + " --gtest_filter=" + filter + " " + extra);
+}
+
+TEST(LeakChecker, CleanTestPasses) {
+  ProgramRun r = demo("Demo.Clean");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("[       OK ] Demo.Clean"));
+}
+
+TEST(LeakChecker, UntracedHolderFailsTheTestNamingTheObject) {
+  ProgramRun r = demo("Demo.LambdaCapturesARef");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: test left <"));
+  EXPECT_THAT(r.output, HasSubstr("Node 0x"));
+  EXPECT_THAT(r.output, HasSubstr("> Node(captured) held by 1 untraced reference"));
+  EXPECT_THAT(r.output, HasSubstr("[  FAILED  ] Demo.LambdaCapturesARef ("));
+  EXPECT_THAT(r.output, Not(HasSubstr("[       OK ] Demo.LambdaCapturesARef")));
+}
+
+TEST(LeakChecker, LiveObjectLeftInAGlobalFailsTheTest) {
+  ProgramRun r = demo("Demo.KeptInAGlobal");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.output, HasSubstr("> Node(kept) held by 1 untraced reference"));
+}
+
+TEST(LeakChecker, AllowLeaksSkipsTheCheck) {
+  ProgramRun r = demo("Demo.LeaksOnPurpose");
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+TEST(LeakChecker, WithTheAgentTheMessageNamesTheAllocationSite) {
+  ProgramRun r = demo("Demo.LambdaCapturesARef", "", /*agent=*/true);
+  EXPECT_EQ(r.status, 1);
+  const int line = cyclegc::testing::alloc_line(CYCLEGC_DEMO_SOURCE, "captured");
+  EXPECT_THAT(r.output, HasSubstr("allocated at (anonymous namespace)::Demo_LambdaCapturesARef_Test"
+                                  "::TestBody (leak_check_demo.cc:" + std::to_string(line) + ")"));
+}
+
+TEST(LeakChecker, FixtureChecksItsOwnTests) {
+  ProgramRun r = demo("Checked.*", "--fixture-only");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.output, HasSubstr("[  FAILED  ] Checked.FixtureCatchesALeakToo"));
+  EXPECT_THAT(r.output, HasSubstr("[       OK ] Checked.FixtureCleanTest"));
+  EXPECT_THAT(r.output, HasSubstr("Node(fixture) held by 1 untraced reference"));
+}
+
+}  // namespace
