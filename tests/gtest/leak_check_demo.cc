@@ -36,7 +36,9 @@ TEST(Demo, LeaksOnPurpose) {
 }
 
 struct Checked : cyclegc::gtest::LeakCheckedTest {};
-TEST_F(Checked, FixtureCatchesALeakToo) { g_callbacks.push_back([n = cyclegc::make<Node>("fixture")] { (void)n; }); }
+TEST_F(Checked, FixtureCatchesALeakToo) {
+  g_callbacks.push_back([n = cyclegc::make<Node>("fixture")] { (void)n; });
+}
 TEST_F(Checked, FixtureCleanTest) { auto a = cyclegc::make<Node>("fine"); }
 
 }  // namespace

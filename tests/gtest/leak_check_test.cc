@@ -54,7 +54,8 @@ TEST(LeakChecker, WithTheAgentTheMessageNamesTheAllocationSite) {
   EXPECT_EQ(r.status, 1);
   const int line = cyclegc::testing::alloc_line(CYCLEGC_DEMO_SOURCE, "captured");
   EXPECT_THAT(r.output, HasSubstr("allocated at (anonymous namespace)::Demo_LambdaCapturesARef_Test"
-                                  "::TestBody (leak_check_demo.cc:" + std::to_string(line) + ")"));
+                                  "::TestBody (leak_check_demo.cc:" +
+                                  std::to_string(line) + ")"));
 }
 
 TEST(LeakChecker, FixtureChecksItsOwnTests) {
