@@ -37,8 +37,8 @@ TEST(Readme, EverySnippetCompilesAndTheProgramsRun) {
   const auto blocks = cpp_blocks(std::string(CYCLEGC_SOURCE_DIR) + "/README.md");
   ASSERT_GE(blocks.size(), 6u) << "the guide lost its examples";
   cyclegc::testing::TempDir dir;
-  const std::string flags = std::string("-std=c++20 -Wall -Wextra -Werror -I") +
-                            CYCLEGC_SOURCE_DIR + "/lib/include";
+  const std::string flags =
+      std::string("-std=c++20 -Wall -Wextra -Werror -I") + CYCLEGC_SOURCE_DIR + "/lib/include";
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     const std::string source = dir.path() + "/snippet" + std::to_string(i) + ".cc";
     std::ofstream(source) << blocks[i];
@@ -47,16 +47,17 @@ TEST(Readme, EverySnippetCompilesAndTheProgramsRun) {
     ProgramRun compiled = run_shell(std::string(CYCLEGC_CXX) + " " + flags + " -c " + source +
                                     " -o " + source + ".o");
     ASSERT_EQ(compiled.status, 0) << "README snippet " << i << ":\n"
-                                  << blocks[i] << "\n" << compiled.output;
+                                  << blocks[i] << "\n"
+                                  << compiled.output;
     if (!has_main || is_gtest) continue;  // the gtest example needs a suite to be worth running
     const std::string program = source + ".bin";
-    ProgramRun linked = run_shell(std::string(CYCLEGC_CXX) + " " + source + ".o -o " + program +
-                                  " -L" + CYCLEGC_LIB_DIR + " -lcyclegc -Wl,-rpath," +
-                                  CYCLEGC_LIB_DIR);
+    ProgramRun linked =
+        run_shell(std::string(CYCLEGC_CXX) + " " + source + ".o -o " + program + " -L" +
+                  CYCLEGC_LIB_DIR + " -lcyclegc -Wl,-rpath," + CYCLEGC_LIB_DIR);
     ASSERT_EQ(linked.status, 0) << linked.output;
     ProgramRun ran = run_shell(program);
-    EXPECT_EQ(ran.status, 0) << "README snippet " << i << " ran with status " << ran.status
-                             << ":\n" << ran.output;
+    EXPECT_EQ(ran.status, 0) << "README snippet " << i << " ran with status " << ran.status << ":\n"
+                             << ran.output;
   }
 }
 
