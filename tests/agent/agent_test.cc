@@ -159,7 +159,8 @@ TEST_F(AgentTest, HandlersCapturingTheirOwnerAreHeldByUntracedReferences) {
 }
 
 TEST_F(AgentTest, PeriodicReportsShowACacheGrowing) {
-  ProgramRun r = run_sample("leaky_cache", "3000", "interval_ms=25:report_path=report.%n.json");
+  // About 120 ms of work, a report every 15 ms: several periodic reports, then the exit one.
+  ProgramRun r = run_sample("leaky_cache", "6000", "interval_ms=15:report_path=report.%n.json");
   ASSERT_EQ(r.status, 0) << r.output;
   const auto names = files();
   ASSERT_GE(names.size(), 3u) << "expected periodic reports and one at exit";
