@@ -5,6 +5,7 @@
 
 #include <boost/stacktrace/frame.hpp>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/debugging/stacktrace.h"
 #include "absl/strings/match.h"
 
@@ -12,8 +13,10 @@ namespace cyclegc::agent {
 namespace {
 
 constexpr int kCalibrationSamples = 16;
-// Frames of the recorder, the observer hook and libcyclegc's track() precede the caller's.
-constexpr int kSkippedFrames = 3;
+// Frames of the recorder, the observer hook, track() and make<T>() come before the caller's.
+// They are recognised when symbolized (capture_machinery), not counted here: inlining
+// changes how many there are.
+constexpr int kInternalFrames = 6;
 
 // The file of the module (executable or shared library) that holds `pc`.
 std::string module_of(std::uintptr_t pc) {
@@ -22,10 +25,35 @@ std::string module_of(std::uintptr_t pc) {
   return info.dli_fname;
 }
 
-bool inside_cyclegc(const Frame& f) {
-  return absl::StartsWith(f.function, "cyclegc::") ||
-         absl::StrContains(f.file, "/include/cyclegc/") ||
-         absl::StrContains(module_of(f.pc), "libcyclegc");
+// Whether a frame-pointer walk lost frames the unwinder found. Both record the same return
+// addresses; the walk legitimately differs only at the ends: the capturing functions themselves
+// at the start, libc's start-up frames (which it does not reach) at the end. A frame missing in
+// between means missing or broken frame pointers.
+bool walk_missed_frames(const std::vector<std::uintptr_t>& walked,
+                        const std::vector<std::uintptr_t>& unwound) {
+  const absl::flat_hash_set<std::uintptr_t> seen(walked.begin(), walked.end());
+  constexpr std::size_t kCapturing = 2, kStartup = 3;
+  const std::size_t end = std::min(unwound.size(), walked.size() + kCapturing);
+  for (std::size_t i = kCapturing; i + kStartup < end; ++i) {
+    if (!seen.contains(unwound[i])) return true;
+  }
+  return walked.size() + kStartup + kCapturing < unwound.size() && walked.size() < 4;
+}
+
+// Frames of the capture itself, before the program's own: cyclegc (the agent, the observer
+// hook, track(), an inlined make<T>()), and the unwinders it calls — abseil's, libc's, or a
+// sanitizer's interceptor of backtrace().
+bool capture_machinery(const Frame& f) {
+  if (absl::StartsWith(f.function, "cyclegc::") || absl::StrContains(f.file, "/include/cyclegc/")) {
+    return true;
+  }
+  const std::string module = module_of(f.pc);
+  const std::string name = module.substr(module.rfind('/') + 1);
+  for (const char* m : {"libcyclegc", "libabsl_stacktrace", "libc.so", "libasan", "libtsan",
+                        "libubsan", "libgcc_s"}) {
+    if (absl::StartsWith(name, m)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -38,38 +66,36 @@ StackRecorder::StackRecorder(int depth)
   }
 }
 
-int StackRecorder::capture(Pcs& pcs) {
+void StackRecorder::capture(Pcs& pcs, bool unwind) const {
   void* raw[80];
-  const int want = std::min<int>(depth_ + kSkippedFrames, 80);
-  int n;
-  bool unwind;
-  {
-    std::lock_guard lock(mu_);
-    unwind = use_unwind_;
-  }
-  if (unwind) {
-    n = backtrace(raw, want);
-  } else {
-    n = absl::GetStackTrace(raw, want, 0);
-  }
-  for (int i = std::min(n, kSkippedFrames); i < n; ++i) {
-    pcs.push_back(reinterpret_cast<std::uintptr_t>(raw[i]));
-  }
-  return n;
+  const int want = std::min<int>(depth_ + kInternalFrames, 80);
+  const int n = unwind ? backtrace(raw, want) : absl::GetStackTrace(raw, want, 0);
+  for (int i = 0; i < n; ++i) pcs.push_back(reinterpret_cast<std::uintptr_t>(raw[i]));
 }
 
 void StackRecorder::record(const void* object) {
   if (depth_ == 0) return;
-  Pcs pcs;
-  const int walked = capture(pcs);
-  std::lock_guard lock(mu_);
-  if (calibrations_left_ > 0 && !use_unwind_) {
-    --calibrations_left_;
-    void* raw[80];
-    const int unwound = backtrace(raw, std::min<int>(depth_ + kSkippedFrames, 80));
-    // A walk that stops well short of the unwinder means missing frame pointers.
-    if (walked + 2 < unwound) use_unwind_ = true;
+  bool unwind, calibrating;
+  {
+    std::lock_guard lock(mu_);
+    unwind = use_unwind_;
+    calibrating = !use_unwind_ && calibrations_left_ > 0;
+    if (calibrating) --calibrations_left_;
   }
+  Pcs pcs;
+  capture(pcs, unwind);
+  if (calibrating) {
+    // A walk that stops well short of the unwinder means missing or broken frame pointers
+    // (a build without them, or ASan's fake stacks): unwind from now on, this stack included.
+    Pcs unwound;
+    capture(unwound, true);
+    if (walk_missed_frames(pcs, unwound)) {
+      pcs.swap(unwound);
+      std::lock_guard lock(mu_);
+      use_unwind_ = true;
+    }
+  }
+  std::lock_guard lock(mu_);
   auto [it, added] = stack_ids_.try_emplace(std::move(pcs), static_cast<int>(stacks_.size()));
   if (added) stacks_.push_back(it->first);
   object_stack_[object] = it->second;
@@ -106,7 +132,7 @@ std::vector<Frame> StackRecorder::frames(int stack) const {
   if (stack < 0 || stack >= static_cast<int>(stacks_.size())) return out;
   for (std::uintptr_t pc : stacks_[stack]) {
     const Frame& f = symbolize(pc);
-    if (out.empty() && inside_cyclegc(f)) continue;  // make<T> and friends
+    if (out.empty() && capture_machinery(f)) continue;
     out.push_back(f);
     if (static_cast<int>(out.size()) == depth_) break;
   }

@@ -4,8 +4,8 @@
 //
 // Capture is a frame-pointer walk when the program keeps frame pointers (tens of nanoseconds)
 // and a full unwind otherwise (about two microseconds). The recorder decides from the first
-// allocations: it takes both, and if the walk comes up shorter than the unwind, the program
-// was built without frame pointers and it unwinds from then on.
+// allocations: it takes both, and if the walk comes up shorter than the unwind, the frame
+// pointers are missing or broken, and it keeps the unwound stack and unwinds from then on.
 #pragma once
 
 #include <cstdint>
@@ -33,14 +33,15 @@ class StackRecorder {
 
   // The interned stack of `object`, or -1.
   int stack_of(const void* object) const;
-  // The frames of an interned stack, outermost last, without the frames inside cyclegc itself.
+  // The frames of an interned stack, outermost last, from the program's own frame that made the
+  // object (the capture's frames before it are left out).
   std::vector<Frame> frames(int stack) const;
   const char* method() const;  // "frame-pointer", "unwind" or "off"
   std::size_t distinct_stacks() const;
 
  private:
   using Pcs = std::vector<std::uintptr_t>;
-  int capture(Pcs& pcs);
+  void capture(Pcs& pcs, bool unwind) const;
   const Frame& symbolize(std::uintptr_t pc) const;
 
   const int depth_;
