@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "gc_fixture.h"
+#include "subprocess.h"
 
 namespace cyclegc::testing {
 namespace {
@@ -57,45 +58,34 @@ TEST(Process, ForkedChildHasItsOwnWorkingCollector) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's collector did not collect on its own thread";
 }
 
-struct HelperRun {
-  int status;
-  std::string out;
-};
-HelperRun run_helper(const std::string& args) {
-  std::string command = std::string(CYCLEGC_EXIT_HELPER) + " " + args + " 2>&1";
-  HelperRun run{-1, ""};
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
-  run.status = pclose(pipe);
-  return run;
+cyclegc::testing::ProgramRun run_helper(const std::string& args) {
+  return cyclegc::testing::run_shell(std::string(CYCLEGC_EXIT_HELPER) + " " + args);
 }
 
 TEST(Process, ExitRunsFinalizersOfUnreachableCycles) {
-  HelperRun run = run_helper("pep442");
+  auto run = run_helper("pep442");
   EXPECT_EQ(run.status, 0);
-  EXPECT_THAT(run.out, HasSubstr("main returns\n"));
-  EXPECT_THAT(run.out, HasSubstr("finalized a\n"));
-  EXPECT_THAT(run.out, HasSubstr("finalized b\n"));
-  EXPECT_THAT(run.out, HasSubstr("destroyed a\n"));
-  EXPECT_THAT(run.out, HasSubstr("destroyed b\n"));
-  EXPECT_THAT(run.out, Not(HasSubstr("uncollectable")));
+  EXPECT_THAT(run.output, HasSubstr("main returns\n"));
+  EXPECT_THAT(run.output, HasSubstr("finalized a\n"));
+  EXPECT_THAT(run.output, HasSubstr("finalized b\n"));
+  EXPECT_THAT(run.output, HasSubstr("destroyed a\n"));
+  EXPECT_THAT(run.output, HasSubstr("destroyed b\n"));
+  EXPECT_THAT(run.output, Not(HasSubstr("uncollectable")));
 }
 
 TEST(Process, ExitCountsUncollectableObjects) {
-  HelperRun run = run_helper("legacy");
+  auto run = run_helper("legacy");
   EXPECT_EQ(run.status, 0);
-  EXPECT_THAT(run.out, HasSubstr("gc: 2 uncollectable objects at shutdown; use "
-                                 "set_debug(DEBUG_UNCOLLECTABLE) to list them\n"));
-  EXPECT_THAT(run.out, Not(HasSubstr("finalized")));
+  EXPECT_THAT(run.output, HasSubstr("gc: 2 uncollectable objects at shutdown; use "
+                                    "set_debug(DEBUG_UNCOLLECTABLE) to list them\n"));
+  EXPECT_THAT(run.output, Not(HasSubstr("finalized")));
 }
 
 TEST(Process, ExitListsUncollectableObjectsWithDebugUncollectable) {
-  HelperRun run = run_helper("legacy --debug");
+  auto run = run_helper("legacy --debug");
   EXPECT_EQ(run.status, 0);
-  EXPECT_THAT(run.out, ::testing::ContainsRegex("gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"
-                                                "gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"));
+  EXPECT_THAT(run.output, ::testing::ContainsRegex("gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"
+                                                   "gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"));
 }
 
 }  // namespace
