@@ -254,22 +254,28 @@ void release_pins(const std::vector<ObjectHeader*>& objects) {
   for (ObjectHeader* h : objects) decref(h);
 }
 
-void promote_survivors(GcState& s, int generation, GcLinks* young, GcLinks* old, Analysis& a) {
-  list_relink(young);
+// Moves the objects the analysis found reachable (the rest of `list`) to `old` and lets go of
+// them.
+void promote_survivors(GcState& s, GcLinks* list, GcLinks* old, Analysis& a) {
+  list_relink(list);
   {
     std::lock_guard lock(s.mu);
-    const std::size_t survivors = a.reachable.size();
-    if (young != old) {
-      if (generation == kNumGenerations - 2) s.long_lived_pending += survivors;
-      list_merge(young, old);
-    } else {
-      s.long_lived_pending = 0;
-      s.long_lived_total = survivors;
-      list_merge(young, &s.generations[kNumGenerations - 1].head);
-    }
+    list_merge(list, old);
   }
   release_pins(a.reachable);
   a.reachable.clear();
+}
+
+// CPython's guard against quadratic full collections (generation_over_threshold): survivors of
+// a generation-1 collection await their first full one; a full collection resets the count and
+// records the size of the oldest generation.
+void account_long_lived(GcState& s, int generation, std::size_t survivors) {
+  std::lock_guard lock(s.mu);
+  if (generation == kNumGenerations - 2) s.long_lived_pending += survivors;
+  if (generation == kNumGenerations - 1) {
+    s.long_lived_pending = 0;
+    s.long_lived_total = survivors;
+  }
 }
 
 // Decides which unreachable candidates are garbage (see the argument at the top). Live ones go
@@ -385,7 +391,7 @@ std::size_t handle_resurrected_objects(GcState& s, GcLinks* garbage, GcLinks* ol
   subtract_refs(garbage, a);
   move_unreachable(garbage, a);
   const std::size_t reachable = a.reachable.size();
-  promote_survivors(s, 0, garbage, old, a);  // what a finalizer made reachable from outside
+  promote_survivors(s, garbage, old, a);  // what a finalizer made reachable from outside
   await_quiescence();
   return reachable + validate_unreachable(s, a, garbage, old, /*mark_tentative=*/false);
 }
@@ -500,7 +506,8 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   pin_candidates(s, &young, old);
   subtract_refs(&young, a);
   move_unreachable(&young, a);
-  promote_survivors(s, generation, &young, old, a);
+  account_long_lived(s, generation, a.reachable.size());
+  promote_survivors(s, &young, old, a);
   await_quiescence();
   validate_unreachable(s, a, &garbage, old, /*mark_tentative=*/true);
 

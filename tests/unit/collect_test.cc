@@ -129,6 +129,24 @@ TEST_F(CollectTest, ThresholdTriggersAutomaticCollection) {
   EXPECT_EQ(collected, 5u);
 }
 
+TEST_F(CollectTest, FullCollectionsWaitForAQuarterOfTheLongLivedObjects) {
+  // CPython's rule: a full collection due by threshold runs only once the objects that survived
+  // a generation-1 collection since the last full one are at least 25% of the long-lived ones.
+  std::vector<Ref<Node>> keep;
+  for (int i = 0; i < 400; ++i) keep.push_back(make<Node>());
+  collect(2);  // 400+ long-lived objects
+  set_threshold(1, 1, 0);
+  const auto before = get_stats();
+  for (int i = 0; i < 20; ++i) keep.push_back(make<Node>());
+  auto after = get_stats();
+  EXPECT_GT(after[1].collections, before[1].collections);
+  EXPECT_EQ(after[2].collections, before[2].collections) << "too few new survivors for a full one";
+  for (int i = 0; i < 200; ++i) keep.push_back(make<Node>());
+  after = get_stats();
+  EXPECT_GT(after[2].by_trigger[static_cast<int>(Trigger::kThreshold)],
+            before[2].by_trigger[static_cast<int>(Trigger::kThreshold)]);
+}
+
 TEST_F(CollectTest, DisableStopsAutomaticCollectionButNotExplicit) {
   set_threshold(1);
   disable();
