@@ -145,9 +145,4 @@ const char* StackRecorder::method() const {
   return use_unwind_ ? "unwind" : "frame-pointer";
 }
 
-std::size_t StackRecorder::distinct_stacks() const {
-  std::lock_guard lock(mu_);
-  return stacks_.size();
-}
-
 }  // namespace cyclegc::agent

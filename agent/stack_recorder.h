@@ -37,7 +37,6 @@ class StackRecorder {
   // object (the capture's frames before it are left out).
   std::vector<Frame> frames(int stack) const;
   const char* method() const;  // "frame-pointer", "unwind" or "off"
-  std::size_t distinct_stacks() const;
 
  private:
   using Pcs = std::vector<std::uintptr_t>;

@@ -37,19 +37,8 @@ void check_generation(const char* function, int generation) {
 }
 
 // A reference for introspection: refuses objects whose count already reached zero (another
-// thread is destroying them), but not condemned ones, which may have been resurrected. It is a
-// new reference like any other, so it is reported to a running collection.
-bool incref_if_alive(ObjectHeader* h) {
-  OpScope scope;
-  const std::uint32_t dirty =
-      g_collecting.load(std::memory_order_relaxed) != 0 ? ObjectHeader::kDirty : 0;
-  std::uint32_t s = h->strong.load(std::memory_order_relaxed);
-  do {
-    if ((s & ObjectHeader::kCountMask) == 0) return false;
-  } while (!h->strong.compare_exchange_weak(s, (s + 1) | dirty, std::memory_order_acquire,
-                                            std::memory_order_relaxed));
-  return true;
-}
+// thread is destroying them), but not condemned ones, which may have been resurrected.
+bool incref_if_alive(ObjectHeader* h) { return ref_try_acquire(h, /*refused=*/0); }
 
 void append_objects(const GcLinks* list, std::vector<AnyRef>& out) {
   for (GcLinks* l = list->next; l != list; l = l->next) {

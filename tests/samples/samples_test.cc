@@ -8,31 +8,20 @@
 #include <string>
 #include <vector>
 
+#include "subprocess.h"
+
 namespace {
 
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Run {
-  int status;
-  std::string output;  // stdout and stderr, interleaved as a terminal shows them
-};
+using cyclegc::testing::ProgramRun;
 
-Run run_sample(const std::string& command_line) {
-  std::string command = std::string(CYCLEGC_SAMPLES_DIR) + "/" + command_line + " 2>&1";
-  Run run{-1, ""};
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return run;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
-  run.status = pclose(pipe);
-  return run;
-}
-
-Run run_ok(const std::string& command_line) {
-  Run run = run_sample(command_line);
+// Runs a sample, stdout and stderr interleaved as a terminal shows them; it must succeed.
+ProgramRun run_ok(const std::string& command_line) {
+  ProgramRun run =
+      cyclegc::testing::run_shell(std::string(CYCLEGC_SAMPLES_DIR) + "/" + command_line);
   EXPECT_EQ(run.status, 0) << command_line << " failed:\n" << run.output;
   return run;
 }

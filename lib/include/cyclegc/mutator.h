@@ -73,17 +73,18 @@ inline void ref_release(ObjectHeader* h) noexcept {
   }
   if (last) destroy(h);
 }
-// Takes a strong reference unless the object is dead, condemned, or about to be (Weak::lock).
-inline bool ref_try_acquire(ObjectHeader* h) noexcept {
+// Takes a strong reference unless the object is dead or has one of the `refused` flags: by
+// default condemned or about to be (Weak::lock); introspection, which may meet resurrected
+// objects, refuses only dead ones.
+inline bool ref_try_acquire(ObjectHeader* h,
+                            std::uint32_t refused = ObjectHeader::kCondemned |
+                                                    ObjectHeader::kTentative) noexcept {
   OpScope scope;
   const std::uint32_t dirty =
       g_collecting.load(std::memory_order_relaxed) != 0 ? ObjectHeader::kDirty : 0;
   std::uint32_t s = h->strong.load(std::memory_order_relaxed);
   do {
-    if ((s & ObjectHeader::kCountMask) == 0 ||
-        (s & (ObjectHeader::kCondemned | ObjectHeader::kTentative))) {
-      return false;
-    }
+    if ((s & ObjectHeader::kCountMask) == 0 || (s & refused)) return false;
   } while (!h->strong.compare_exchange_weak(s, (s + 1) | dirty, std::memory_order_acquire,
                                             std::memory_order_relaxed));
   return true;

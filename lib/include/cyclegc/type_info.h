@@ -35,7 +35,7 @@ concept Streamable = requires(std::ostream& os, const T& t) {
 
 namespace detail {
 
-std::string demangle(const char* mangled);
+// The demangled name of a type, interned for the life of the process.
 const char* intern_type_name(const std::type_info& ti);
 
 template <class T>
