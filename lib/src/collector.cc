@@ -138,15 +138,16 @@ void detach_generations(GcState& s, int generation, GcLinks* young) {
 // destroyed by another thread; it goes back to `old`, where that thread will unlink it. The
 // list is walked in short batches under the lock, because such a thread may be unlinking a
 // candidate that has not been reached yet; `cursor` is always a pinned node, which nobody else
-// unlinks.
-void pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
+// unlinks. Returns how many were pinned.
+std::size_t pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
   constexpr int kBatch = 1024;
   GcLinks* cursor = young;
+  std::size_t pinned_total = 0;
   for (;; yield_to_mutators(s)) {
     std::lock_guard lock(s.mu);
     for (int n = 0; n < kBatch; ++n) {
       GcLinks* l = cursor->next;
-      if (l == young) return;
+      if (l == young) return pinned_total;
       ObjectHeader* h = ObjectHeader::from_links(l);
       std::uint32_t word = h->strong.load(std::memory_order_relaxed);
       bool pinned = false;
@@ -163,6 +164,7 @@ void pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
       }
       set_prev_word(l, kCollecting | (word & ObjectHeader::kCountMask));
       cursor = l;
+      ++pinned_total;
     }
   }
 }
@@ -358,9 +360,12 @@ void move_legacy_finalizers(GcLinks* garbage, GcLinks* finalizers) {
 
 void condemn(GcLinks* garbage) {
   for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
+    // One read-modify-write: tentative is set (validation set it), and condemned is set only
+    // by the collector, on an object a finalizer resurrected in an earlier collection.
     auto& strong = ObjectHeader::from_links(l)->strong;
-    strong.fetch_or(ObjectHeader::kCondemned, std::memory_order_release);
-    strong.fetch_and(~ObjectHeader::kTentative, std::memory_order_release);
+    const bool condemned = strong.load(std::memory_order_relaxed) & ObjectHeader::kCondemned;
+    strong.fetch_xor(ObjectHeader::kTentative | (condemned ? 0 : ObjectHeader::kCondemned),
+                     std::memory_order_release);
   }
 }
 
@@ -503,7 +508,9 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   begin_collecting();
   Analysis a;
   a.concurrent = other_mutators() > 0;
-  pin_candidates(s, &young, old);
+  const std::size_t candidates = pin_candidates(s, &young, old);
+  a.ranges.reserve(candidates);  // growing them would copy millions of entries
+  a.edges.reserve(candidates);
   subtract_refs(&young, a);
   move_unreachable(&young, a);
   account_long_lived(s, generation, a.reachable.size());

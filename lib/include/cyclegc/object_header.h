@@ -92,8 +92,14 @@ inline void decref(ObjectHeader* h) noexcept {
 }
 
 inline void weak_incref(ObjectHeader* h) { h->weak.fetch_add(1, std::memory_order_relaxed); }
+// A count of one is the caller's own reference, and no other can appear (a new one is made only
+// from an existing one), so the block is freed without a read-modify-write: the common case of
+// an object that never had a Weak, as libstdc++ does for shared_ptr.
 inline void weak_decref(ObjectHeader* h) noexcept {
-  if (h->weak.fetch_sub(1, std::memory_order_acq_rel) == 1) free_block(h);
+  if (h->weak.load(std::memory_order_acquire) == 1 ||
+      h->weak.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    free_block(h);
+  }
 }
 
 // Registers a freshly constructed tracked object with the collector (may trigger a collection).
