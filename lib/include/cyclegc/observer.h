@@ -7,7 +7,7 @@
 namespace cyclegc {
 
 struct Observer {
-  // `object` is the address of the value (what Ref::get() returns).
+  // `object` is the address of the value (what Ref::get() returns). Either hook may be null.
   void (*on_track)(const void* object, const char* type_name, unsigned long size) = nullptr;
   void (*on_untrack)(const void* object) = nullptr;
 };
