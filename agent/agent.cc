@@ -67,7 +67,6 @@ struct Agent {
 Agent* g_agent = nullptr;  // set once by the constructor, never freed: threads may still use it
 
 void on_track(const void* object, const char*, unsigned long) { g_agent->stacks->record(object); }
-void on_untrack(const void* object) { g_agent->stacks->forget(object); }
 
 void on_collection(Phase phase, const CollectionInfo& info) {
   std::lock_guard lock(g_agent->mu);
@@ -162,6 +161,9 @@ std::size_t print_summary(const report::Report& r, const std::string& path, bool
 // Collects (keeping the garbage for the report), builds the report, writes it. Returns the
 // number of unsuppressed leaks.
 std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
+  // Nobody would see this report (no file, no summary, no exit status to decide): skip the
+  // collection and, above all, the symbolization, which reads every module's debug information.
+  if (a.options.report_path == "none" && !a.options.summary && a.options.exitcode == 0) return 0;
   std::lock_guard report_lock(a.report_mu);
   std::fflush(stdout);  // the program's own output first
   const int debug = get_debug();
@@ -276,7 +278,6 @@ __attribute__((constructor)) void agent_start() {
   }
   a->stacks = std::make_unique<StackRecorder>(a->options.stack_depth);
   a->observer.on_track = on_track;
-  a->observer.on_untrack = on_untrack;
   g_agent = a;
   if (a->options.stack_depth > 0) set_observer(&a->observer);
   a->callback = add_callback(on_collection);

@@ -17,6 +17,7 @@ constexpr int kCalibrationSamples = 16;
 // They are recognised when symbolized (capture_machinery), not counted here: inlining
 // changes how many there are.
 constexpr int kInternalFrames = 6;
+constexpr int kMaxFrames = 80;
 
 // The file of the module (executable or shared library) that holds `pc`.
 std::string module_of(std::uintptr_t pc) {
@@ -29,8 +30,8 @@ std::string module_of(std::uintptr_t pc) {
 // addresses; the walk legitimately differs only at the ends: the capturing functions themselves
 // at the start, libc's start-up frames (which it does not reach) at the end. A frame missing in
 // between means missing or broken frame pointers.
-bool walk_missed_frames(const std::vector<std::uintptr_t>& walked,
-                        const std::vector<std::uintptr_t>& unwound) {
+bool walk_missed_frames(absl::Span<const std::uintptr_t> walked,
+                        absl::Span<const std::uintptr_t> unwound) {
   const absl::flat_hash_set<std::uintptr_t> seen(walked.begin(), walked.end());
   constexpr std::size_t kCapturing = 2, kStartup = 3;
   const std::size_t end = std::min(unwound.size(), walked.size() + kCapturing);
@@ -66,45 +67,39 @@ StackRecorder::StackRecorder(int depth)
   }
 }
 
-void StackRecorder::capture(Pcs& pcs, bool unwind) const {
-  void* raw[80];
-  const int want = std::min<int>(depth_ + kInternalFrames, 80);
+int StackRecorder::capture(std::uintptr_t* pcs, bool unwind) const {
+  void* raw[kMaxFrames];
+  const int want = std::min(depth_ + kInternalFrames, kMaxFrames);
   const int n = unwind ? backtrace(raw, want) : absl::GetStackTrace(raw, want, 0);
-  for (int i = 0; i < n; ++i) pcs.push_back(reinterpret_cast<std::uintptr_t>(raw[i]));
+  for (int i = 0; i < n; ++i) pcs[i] = reinterpret_cast<std::uintptr_t>(raw[i]);
+  return n;
 }
 
 void StackRecorder::record(const void* object) {
   if (depth_ == 0) return;
-  bool unwind, calibrating;
-  {
-    std::lock_guard lock(mu_);
-    unwind = use_unwind_;
-    calibrating = !use_unwind_ && calibrations_left_ > 0;
-    if (calibrating) --calibrations_left_;
-  }
-  Pcs pcs;
-  capture(pcs, unwind);
-  if (calibrating) {
+  std::uintptr_t pcs[kMaxFrames];
+  int n = capture(pcs, use_unwind_.load(std::memory_order_relaxed));
+  if (calibrations_left_.load(std::memory_order_relaxed) > 0 &&
+      calibrations_left_.fetch_sub(1, std::memory_order_relaxed) > 0 &&
+      !use_unwind_.load(std::memory_order_relaxed)) {
     // A walk that stops well short of the unwinder means missing or broken frame pointers
     // (a build without them, or ASan's fake stacks): unwind from now on, this stack included.
-    Pcs unwound;
-    capture(unwound, true);
-    if (walk_missed_frames(pcs, unwound)) {
-      pcs.swap(unwound);
-      std::lock_guard lock(mu_);
-      use_unwind_ = true;
+    std::uintptr_t unwound[kMaxFrames];
+    const int m = capture(unwound, true);
+    if (walk_missed_frames(PcSpan(pcs, n), PcSpan(unwound, m))) {
+      std::copy(unwound, unwound + m, pcs);
+      n = m;
+      use_unwind_.store(true, std::memory_order_relaxed);
     }
   }
+  const PcSpan key(pcs, static_cast<std::size_t>(n));
   std::lock_guard lock(mu_);
-  auto [it, added] = stack_ids_.try_emplace(std::move(pcs), static_cast<int>(stacks_.size()));
-  if (added) stacks_.push_back(it->first);
+  auto it = stack_ids_.find(key);
+  if (it == stack_ids_.end()) {
+    it = stack_ids_.emplace(Pcs(key.begin(), key.end()), static_cast<int>(stacks_.size())).first;
+    stacks_.push_back(it->first);
+  }
   object_stack_[object] = it->second;
-}
-
-void StackRecorder::forget(const void* object) {
-  if (depth_ == 0) return;
-  std::lock_guard lock(mu_);
-  object_stack_.erase(object);
 }
 
 int StackRecorder::stack_of(const void* object) const {
@@ -141,8 +136,7 @@ std::vector<Frame> StackRecorder::frames(int stack) const {
 
 const char* StackRecorder::method() const {
   if (depth_ == 0) return "off";
-  std::lock_guard lock(mu_);
-  return use_unwind_ ? "unwind" : "frame-pointer";
+  return use_unwind_.load(std::memory_order_relaxed) ? "unwind" : "frame-pointer";
 }
 
 }  // namespace cyclegc::agent

@@ -8,12 +8,15 @@
 // pointers are missing or broken, and it keeps the unwound stack and unwinds from then on.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/types/span.h"
 
 namespace cyclegc::agent {
 
@@ -28,8 +31,11 @@ class StackRecorder {
  public:
   explicit StackRecorder(int depth);
 
-  void record(const void* object);  // on the thread that makes the object
-  void forget(const void* object);  // when it is freed
+  // On the thread that makes the object. Nothing is erased when an object is freed: the next
+  // object made at the same address overwrites the entry, and only live objects are looked up,
+  // so forgetting would cost a lock per free and buy only a smaller map (which never outgrows
+  // the peak number of live objects by much, because the allocator reuses addresses).
+  void record(const void* object);
 
   // The interned stack of `object`, or -1.
   int stack_of(const void* object) const;
@@ -40,15 +46,28 @@ class StackRecorder {
 
  private:
   using Pcs = std::vector<std::uintptr_t>;
-  void capture(Pcs& pcs, bool unwind) const;
+  using PcSpan = absl::Span<const std::uintptr_t>;
+  // Interned stacks are looked up by a span over the capture buffer, so that an allocation at a
+  // known site copies nothing to the heap.
+  struct PcsHash {
+    using is_transparent = void;
+    std::size_t operator()(PcSpan pcs) const { return absl::Hash<PcSpan>{}(pcs); }
+  };
+  struct PcsEq {
+    using is_transparent = void;
+    bool operator()(PcSpan a, PcSpan b) const { return a == b; }
+  };
+
+  int capture(std::uintptr_t* pcs, bool unwind) const;  // returns how many frames
   const Frame& symbolize(std::uintptr_t pc) const;
 
   const int depth_;
-  mutable std::mutex mu_;
-  int calibrations_left_;
-  bool use_unwind_ = false;
+  // Read without the lock on every allocation; set during the first kCalibrationSamples.
+  std::atomic<int> calibrations_left_;
+  std::atomic<bool> use_unwind_{false};
+  mutable std::mutex mu_;  // guards the maps below
   absl::flat_hash_map<const void*, int> object_stack_;
-  absl::flat_hash_map<Pcs, int> stack_ids_;
+  absl::flat_hash_map<Pcs, int, PcsHash, PcsEq> stack_ids_;
   std::vector<Pcs> stacks_;
   mutable absl::flat_hash_map<std::uintptr_t, Frame> symbols_;
 };

@@ -276,6 +276,27 @@ TEST_F(AgentTest, ForkedChildWritesItsOwnReport) {
   }
 }
 
+// The stack recorder keeps no entry per freed object; an object made at a reused address must
+// still be reported with its own allocation site.
+TEST_F(AgentTest, AnObjectAtAReusedAddressHasItsOwnAllocationSite) {
+  ProgramRun r = run(CYCLEGC_ADDRESS_REUSE_HELPER, "", "report_path=r.json:summary=0");
+  ASSERT_EQ(r.status, 0) << r.output;
+  if (r.output.find("same address: 1") == std::string::npos) {
+    GTEST_SKIP() << "the allocator did not reuse the address (ASan quarantines freed memory)";
+  }
+  const auto report = read_report("r.json");
+  ASSERT_EQ(report.objects.size(), 1u);
+  const std::string source =
+      std::string(CYCLEGC_AGENT_TEST_SOURCE_DIR) + "/address_reuse_helper.cc";
+  const std::string file = "address_reuse_helper.cc";
+  const int leaked = cyclegc::testing::alloc_line(source, "leaked");
+  const int freed = cyclegc::testing::alloc_line(source, "freed");
+  ASSERT_GT(leaked, 0);
+  ASSERT_GT(freed, 0);
+  EXPECT_TRUE(allocated_at(report, report.objects[0], file, leaked));
+  EXPECT_FALSE(allocated_at(report, report.objects[0], file, freed));
+}
+
 TEST_F(AgentTest, StaticallyLinkedProgramGetsAWarning) {
   ProgramRun r = run(CYCLEGC_STATIC_PROGRAM, "", "");
   EXPECT_EQ(r.status, 0);
