@@ -1,10 +1,11 @@
 // Google Benchmark: what the agent costs a program. Runs samples/alloc_heavy (1M short-lived
 // tracked objects) as a child process without the agent, with the agent and no stacks, and with
-// stacks; and measures report size per 1000 reported objects on samples/leaky_tree. Wall time of
-// the whole process, manual timing.
+// stacks; what the library's hooks for the agent cost when no agent is loaded; and the report
+// size per reported object on samples/leaky_tree. Wall time of the whole process.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -14,31 +15,63 @@ namespace {
 
 int run(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
 
+double timed_run(const std::string& command, benchmark::State& state) {
+  const auto start = std::chrono::steady_clock::now();
+  if (run(command) != 0) state.SkipWithError(("failed: " + command).c_str());
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 std::string agent_env(const std::string& options) {
   return "LD_PRELOAD=" CYCLEGC_AGENT " CYCLEGC_OPTIONS='" + options + "' ";
 }
 
-// arg: 0 no agent, 1 agent without stacks, 2 agent with stacks (depth 16).
+// arg: 0 no agent, 1 agent without stacks, 2 agent with stacks (depth 16), 3 the same writing
+// its report at exit (which symbolizes the stacks of what is reported).
 void BM_AllocHeavyProgram(benchmark::State& state) {
   const std::string program = std::string(CYCLEGC_SAMPLES_DIR) + "/alloc_heavy 1000000";
   std::string prefix;
   if (state.range(0) == 1) prefix = agent_env("stack_depth=0:report_path=none:summary=0");
   if (state.range(0) == 2) prefix = agent_env("report_path=none:summary=0");
-  for (auto _ : state) {
-    const auto start = std::chrono::steady_clock::now();
-    if (run(prefix + program) != 0) state.SkipWithError("the program failed");
-    state.SetIterationTime(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
+  const std::string report = "/tmp/cyclegc-bench-exit-" + std::to_string(getpid()) + ".json";
+  if (state.range(0) == 3) prefix = agent_env("summary=0:report_path=" + report);
+  for (auto _ : state) state.SetIterationTime(timed_run(prefix + program, state));
+  std::filesystem::remove(report);
 }
 BENCHMARK(BM_AllocHeavyProgram)
     ->ArgName("agent")
     ->Arg(0)
     ->Arg(1)
     ->Arg(2)
+    ->Arg(3)
     ->UseManualTime()
     ->Iterations(5)
     ->Unit(benchmark::kMillisecond);
+
+// No agent loaded: alloc_heavy (statically linked) with the library's hooks for the agent, and
+// the same program built without them; and, to show the noise floor, the first binary once more.
+// The three runs alternate, so drift on a shared machine falls on all of them alike. Counters:
+// hooks_ratio (with / without hooks) and same_binary_ratio (the first binary against itself).
+void BM_AgentAbsent(benchmark::State& state) {
+  const std::string args = " 2000000";
+  const std::string with_hooks = CYCLEGC_BENCH_DIR "/alloc_heavy_static" + args;
+  const std::string without_hooks = CYCLEGC_BENCH_DIR "/alloc_heavy_without_observer" + args;
+  std::array<double, 3> total{};
+  int round = 0;
+  for (auto _ : state) {
+    std::array<double, 3> t{};
+    // Rotate the order each round so that no variant always runs first.
+    for (int i = 0; i < 3; ++i) {
+      const int which = (i + round) % 3;
+      t[which] = timed_run(which == 1 ? without_hooks : with_hooks, state);
+    }
+    ++round;
+    for (int i = 0; i < 3; ++i) total[i] += t[i];
+    state.SetIterationTime(t[0]);
+  }
+  state.counters["hooks_ratio"] = total[0] / total[1];
+  state.counters["same_binary_ratio"] = total[0] / total[2];
+}
+BENCHMARK(BM_AgentAbsent)->UseManualTime()->Iterations(15)->Unit(benchmark::kMillisecond);
 
 // 1000 trees of 10 nodes: 11,000 reported objects, each with its stack and edges.
 void BM_ReportSize(benchmark::State& state) {
@@ -48,7 +81,7 @@ void BM_ReportSize(benchmark::State& state) {
     run(agent_env("summary=0:report_path=" + path) + program);
   }
   const double bytes = static_cast<double>(std::filesystem::file_size(path));
-  state.counters["bytes_per_1000_objects"] = bytes / 11.0;
+  state.counters["bytes_per_object"] = bytes / 11'000.0;
   std::filesystem::remove(path);
 }
 BENCHMARK(BM_ReportSize)->Iterations(1)->Unit(benchmark::kMillisecond);

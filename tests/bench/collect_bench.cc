@@ -1,10 +1,8 @@
-// Google Benchmark: collect() on the graph shape of ../shared/bench/cpython_gc_bench.py (N live
-// chain nodes plus N/2 unreachable two-node cycles), and the Ref fast path next to
-// std::shared_ptr. Run through `./dev bench`; ratios are only meaningful within one run.
+// Google Benchmark: collect() on the graph shape of ../shared/bench/cpython_gc_bench.py — N live
+// chain nodes plus N/2 unreachable two-node cycles — for N = 100k, 1M and 10M; the same
+// collection with only the live chain left; and a young collection next to an old generation
+// of 10M objects. `./dev bench` runs the CPython script on the same shapes and takes the ratios.
 #include <benchmark/benchmark.h>
-
-#include <memory>
-#include <thread>
 
 #include "cyclegc/cyclegc.h"
 
@@ -15,74 +13,104 @@ struct BenchNode {
   void trace(cyclegc::Visitor& v) const { v("ref", ref); }
 };
 
+cyclegc::Ref<BenchNode> make_chain(std::size_t n) {
+  cyclegc::Ref<BenchNode> head;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto x = cyclegc::make<BenchNode>();
+    x->ref = std::move(head);
+    head = std::move(x);
+  }
+  return head;
+}
+
+void make_garbage_cycles(std::size_t pairs) {
+  for (std::size_t i = 0; i < pairs; ++i) {
+    auto a = cyclegc::make<BenchNode>();
+    auto b = cyclegc::make<BenchNode>();
+    a->ref = b;
+    b->ref = a;
+  }
+}
+
+// Per object over all 2N objects, as the CPython script reports it.
+void per_object_counter(benchmark::State& state, std::size_t objects) {
+  state.counters["ns_per_obj"] = benchmark::Counter(
+      static_cast<double>(objects),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
 // One full collection that frees N garbage objects while traversing N live ones.
-void BM_CollectCyclesAndLiveChain(benchmark::State& state) {
+void BM_Collect(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  cyclegc::disable();
+  cyclegc::disable();  // as the script: no automatic collection while the graph is built
   for (auto _ : state) {
     state.PauseTiming();
     cyclegc::collect();
-    cyclegc::Ref<BenchNode> head;
-    for (std::size_t i = 0; i < n; ++i) {
-      auto x = cyclegc::make<BenchNode>();
-      x->ref = std::move(head);
-      head = std::move(x);
-    }
-    for (std::size_t i = 0; i < n / 2; ++i) {
-      auto a = cyclegc::make<BenchNode>();
-      auto b = cyclegc::make<BenchNode>();
-      a->ref = b;
-      b->ref = a;
-    }
+    auto head = make_chain(n);
+    make_garbage_cycles(n / 2);
     state.ResumeTiming();
-    std::size_t freed = cyclegc::collect();
+    const std::size_t freed = cyclegc::collect();
     state.PauseTiming();
     head = nullptr;  // freed by refcounting, outside the timed region
+    state.ResumeTiming();
     if (freed != n) {
       state.SkipWithError("collect() did not free every garbage object");
       break;
     }
-    state.ResumeTiming();
   }
-  state.counters["ns_per_obj_2N"] =
-      benchmark::Counter(static_cast<double>(2 * n), benchmark::Counter::kIsIterationInvariantRate |
-                                                         benchmark::Counter::kInvert);
+  per_object_counter(state, 2 * n);
   cyclegc::enable();
 }
-BENCHMARK(BM_CollectCyclesAndLiveChain)
-    ->Arg(100'000)
-    ->Arg(1'000'000)
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Collect)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Collect)->Arg(10'000'000)->Iterations(2)->Unit(benchmark::kMillisecond);
 
-// libstdc++ skips atomic refcounts until a second thread exists; start one so the baseline is
-// the cost a multithreaded program pays.
-void ensure_multithreaded() {
-  static bool once = [] {
-    std::thread([] {}).join();
-    return true;
-  }();
-  (void)once;
-}
-
-void BM_RefCopyDestroy(benchmark::State& state) {
-  ensure_multithreaded();
-  auto r = cyclegc::make<int>(1);
+// The script's second collection: nothing to free, N live objects to traverse.
+void BM_CollectLiveOnly(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  cyclegc::disable();
+  cyclegc::collect();
+  auto head = make_chain(n);
   for (auto _ : state) {
-    cyclegc::Ref<int> copy = r;
-    benchmark::DoNotOptimize(copy);
+    if (cyclegc::collect() != 0) state.SkipWithError("a live object was collected");
   }
+  per_object_counter(state, n);
+  head = nullptr;
+  cyclegc::enable();
 }
-BENCHMARK(BM_RefCopyDestroy);
+BENCHMARK(BM_CollectLiveOnly)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CollectLiveOnly)->Arg(10'000'000)->Iterations(3)->Unit(benchmark::kMillisecond);
 
-void BM_SharedPtrCopyDestroy(benchmark::State& state) {
-  ensure_multithreaded();
-  auto p = std::make_shared<int>(1);
+// A generation-0 collection of 10k young objects (a 5k chain hanging off an old object, and
+// 2.5k garbage cycles) with an old generation of range(0) objects. Its cost must follow the
+// young generation, not the old one.
+void BM_YoungCollection(benchmark::State& state) {
+  const auto old_objects = static_cast<std::size_t>(state.range(0));
+  cyclegc::disable();
+  cyclegc::collect();
+  auto old = make_chain(old_objects);
+  auto anchor = cyclegc::make<BenchNode>();
+  cyclegc::collect();  // the chain and the anchor move to the oldest generation
+  if (cyclegc::get_count()[0] != 0) state.SkipWithError("the old objects are still young");
   for (auto _ : state) {
-    std::shared_ptr<int> copy = p;
-    benchmark::DoNotOptimize(copy);
+    state.PauseTiming();
+    anchor->ref = make_chain(5'000);
+    make_garbage_cycles(2'500);
+    state.ResumeTiming();
+    if (cyclegc::collect(0) != 5'000) state.SkipWithError("the young garbage was not freed");
+    state.PauseTiming();
+    anchor->ref = nullptr;
+    state.ResumeTiming();
   }
+  per_object_counter(state, 10'000);
+  old = nullptr;
+  anchor = nullptr;
+  cyclegc::enable();
 }
-BENCHMARK(BM_SharedPtrCopyDestroy);
+BENCHMARK(BM_YoungCollection)
+    ->ArgName("old")
+    ->Arg(0)
+    ->Arg(10'000'000)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

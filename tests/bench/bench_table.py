@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Runs the benchmarks of tests/bench and the CPython baseline script in one go, and prints one
+table of figures, ratios and targets (written as JSON too). Every ratio compares two figures
+taken in this run on this machine: absolute times on a shared machine drift between runs.
+
+Usage: bench_table.py BENCH_DIR CPYTHON_SCRIPT OUT_JSON
+"""
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+COLLECT_SIZES = [100_000, 1_000_000, 10_000_000]
+CPYTHON_REPEATS = 3
+
+
+def log(message):
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def run_benchmark(bench_dir, name, *args):
+    """Runs one Google Benchmark binary; returns {run name: result} (medians where repeated)."""
+    out = os.path.join(bench_dir, f"{name}.json")
+    console = os.path.join(bench_dir, f"{name}.log")
+    log(f"{name} {' '.join(args)} (console output: {console})")
+    with open(console, "w") as f:
+        done = subprocess.run([os.path.join(bench_dir, name), f"--benchmark_out={out}",
+                               "--benchmark_out_format=json", *args], stdout=f,
+                              stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed (exit {done.returncode}); see {console}")
+    with open(out) as f:
+        data = json.load(f)
+    results = {}
+    for b in data["benchmarks"]:
+        if b.get("error_occurred"):
+            raise SystemExit(f"{b['name']}: {b.get('error_message')}")
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        # A median replaces the repetitions it summarises.
+        if b["run_name"] not in results or b.get("aggregate_name") == "median":
+            results[b["run_name"]] = b
+    return results
+
+
+def ns(result):
+    return result["real_time"] * NS_PER_UNIT[result["time_unit"]]
+
+
+def ns_per_obj(result):
+    """The ns_per_obj counter (an inverted rate, so Google Benchmark stores seconds)."""
+    return result["ns_per_obj"] * 1e9
+
+
+def run_cpython(script, n):
+    """Medians of the script's two timings (seconds) over CPYTHON_REPEATS runs."""
+    collect, live = [], []
+    for _ in range(CPYTHON_REPEATS):
+        out = subprocess.run([sys.executable, script, str(n)], check=True, capture_output=True,
+                             text=True).stdout
+        m = re.search(r"collect=([0-9.]+)s .* collect_live_only=([0-9.]+)s", out)
+        if not m:
+            raise SystemExit(f"unexpected output from {script}: {out!r}")
+        collect.append(float(m.group(1)))
+        live.append(float(m.group(2)))
+    version = re.search(r"python=(\S+)", out).group(1)
+    return statistics.median(collect), statistics.median(live), version
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+
+    def add(self, what, cyclegc, baseline, ratio, target, met, unit=""):
+        self.rows.append({"what": what, "cyclegc": cyclegc, "baseline": baseline, "ratio": ratio,
+                          "target": target, "met": met, "unit": unit})
+
+    def print(self):
+        def fmt(v):
+            if v is None:
+                return "-"
+            if isinstance(v, str):
+                return v
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        header = ["what", "cyclegc", "baseline", "ratio", "target", "met"]
+        cells = [[r["what"], fmt(r["cyclegc"]) + (" " + r["unit"] if r["cyclegc"] is not None
+                                                  and r["unit"] else ""),
+                  fmt(r["baseline"]), fmt(r["ratio"]), r["target"],
+                  {True: "yes", False: "NO", None: "-"}[r["met"]]] for r in self.rows]
+        widths = [max(len(str(c)) for c in col) for col in zip(header, *cells)]
+        line = lambda cs: "  ".join(str(c).ljust(w) for c, w in zip(cs, widths)).rstrip()
+        print(line(header))
+        print(line("-" * w for w in widths))
+        for c in cells:
+            print(line(c))
+
+
+def main(bench_dir, cpython_script, out_json):
+    started = time.time()
+    ref = run_benchmark(bench_dir, "ref_bench", "--benchmark_repetitions=5",
+                        "--benchmark_report_aggregates_only=true")
+    collect = run_benchmark(bench_dir, "collect_bench", "--benchmark_repetitions=3",
+                            "--benchmark_report_aggregates_only=true")
+    pause = run_benchmark(bench_dir, "pause_bench")
+    agent = run_benchmark(bench_dir, "agent_bench")
+    cpython = {}
+    for n in COLLECT_SIZES:
+        log(f"{cpython_script} {n} (x{CPYTHON_REPEATS})")
+        cpython[n] = run_cpython(cpython_script, n)
+
+    t = Table()
+    for threads, label in [(1, "one thread"), (2, "two threads, one object")]:
+        ours = ns(ref[f"BM_RefCopyDestroy/real_time/threads:{threads}"])
+        base = ns(ref[f"BM_SharedPtrCopyDestroy/real_time/threads:{threads}"])
+        t.add(f"Ref copy+destroy, {label} (vs shared_ptr)", ours, base, ours / base, "<= 1.0",
+              ours / base <= 1.0, "ns")
+    for suffix, label in [("", "tracked node"), ("Untracked", "untracked long")]:
+        ours = ns(ref[f"BM_MakeRelease{suffix}"])
+        base = ns(ref[f"BM_MakeSharedRelease{suffix}"])
+        t.add(f"make+release, {label} (vs make_shared)", ours, base, ours / base, "<= 1.0",
+              ours / base <= 1.0, "ns")
+    for suffix, label in [("", "tracked node"), ("Untracked", "untracked long")]:
+        ours = ref[f"BM_HeapOverheadRef{suffix}/iterations:1"]["overhead_bytes"]
+        base = ref[f"BM_HeapOverheadSharedPtr{suffix}/iterations:1"]["overhead_bytes"]
+        t.add(f"heap bytes beyond sizeof(T), {label} (vs make_shared)", ours, base, ours / base,
+              "<= 16 B", ours <= 16, "B")
+
+    per_obj = {}
+    python_version = cpython[COLLECT_SIZES[0]][2]
+    for n in COLLECT_SIZES:
+        suffix = "/iterations:2" if n >= 10_000_000 else ""
+        ours = ns_per_obj(collect[f"BM_Collect/{n}{suffix}"])
+        per_obj[n] = ours
+        base = cpython[n][0] * 1e9 / (2 * n)
+        t.add(f"collect(), N={n:,} (vs CPython {python_version}), ns/object",
+              ours, base, base / ours, ">= 10x faster", base / ours >= 10, "ns")
+    for n in COLLECT_SIZES:
+        suffix = "/iterations:3" if n >= 10_000_000 else ""
+        ours = ns_per_obj(collect[f"BM_CollectLiveOnly/{n}{suffix}"])
+        base = cpython[n][1] * 1e9 / n
+        t.add(f"collect(), live chain only, N={n:,} (vs CPython), ns/object",
+              ours, base, base / ours, "(reported)", None, "ns")
+    growth = max(per_obj.values()) / min(per_obj.values())
+    t.add("collect() ns/object, largest / smallest over N=100k..10M", None, None, growth,
+          "<= 1.5", growth <= 1.5)
+    young_big = ns(collect["BM_YoungCollection/old:10000000"])
+    young_empty = ns(collect["BM_YoungCollection/old:0"])
+    t.add("young collection (10k objects), 10M old vs empty old", young_big / 1e3,
+          young_empty / 1e3, young_big / young_empty, "<= 1.2", young_big / young_empty <= 1.2,
+          "us")
+
+    name = "BM_ApplicationPauseDuringBackgroundCollection/alloc:{}/collecting:{}/iterations:5"
+    for alloc, label in [(0, "Ref copy+destroy"), (1, "make+release")]:
+        busy = pause[name.format(alloc, 1)]
+        quiet = pause[name.format(alloc, 0)]
+        t.add(f"longest pause, {label} during a 1M-object background collection (vs none)",
+              busy["max_pause_us"], quiet["max_pause_us"], busy["max_pause_us"] / max(
+                  quiet["max_pause_us"], 1e-9), "<= 1000 us",
+              busy["max_pause_us"] <= 1000 if alloc == 0 else None, "us")
+
+    program = "BM_AllocHeavyProgram/agent:{}/iterations:5/manual_time"
+    bare = ns(agent[program.format(0)])
+    for level, label, target in [(1, "stacks off", "(reported)"), (2, "stacks on", "<= 3.0"),
+                                 (3, "stacks on + report at exit", "(reported)")]:
+        ours = ns(agent[program.format(level)])
+        t.add(f"alloc_heavy 1M under the agent, {label} (vs no agent)", ours / 1e6, bare / 1e6,
+              ours / bare, target, ours / bare <= 3.0 if level == 2 else None, "ms")
+    absent = agent["BM_AgentAbsent/iterations:15/manual_time"]
+    noise = abs(absent["same_binary_ratio"] - 1)
+    hooks = absent["hooks_ratio"]
+    t.add("no agent: library with hooks vs built without (noise = same binary twice)", None,
+          None, hooks, f"within noise ({1 + noise:.3f})", abs(hooks - 1) <= max(noise, 0.01))
+    size = agent["BM_ReportSize/iterations:1"]["bytes_per_object"]
+    t.add("report size per reported object", size, None, None, "(reported)", None, "B")
+
+    print()
+    t.print()
+    elapsed = time.time() - started
+    print(f"\n{len(t.rows)} rows, {sum(r['met'] is False for r in t.rows)} targets missed; "
+          f"benchmarks took {elapsed:.0f} s")
+    os.makedirs(os.path.dirname(out_json) or ".", exist_ok=True)
+    with open(out_json, "w") as f:
+        json.dump({"machine": {"host": platform.node(), "cpus": os.cpu_count(),
+                               "python": python_version},
+                   "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "seconds": elapsed, "rows": t.rows,
+                   "cpython": {str(n): {"collect_s": c, "collect_live_only_s": l}
+                               for n, (c, l, _) in cpython.items()},
+                   "benchmarks": {"ref_bench": ref, "collect_bench": collect,
+                                  "pause_bench": pause, "agent_bench": agent}}, f, indent=1)
+    print(f"written to {out_json}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        raise SystemExit(__doc__)
+    main(*sys.argv[1:])

@@ -1,0 +1,133 @@
+// Google Benchmark: the reference-counting fast path next to std::shared_ptr. Copy and destroy on
+// one thread and on two threads sharing one object, make + release, and the heap bytes each
+// object costs beyond sizeof(T). Run through `./dev bench`, which turns pairs into ratios; a
+// ratio is only meaningful within one run.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "cyclegc/cyclegc.h"
+
+namespace {
+
+// libstdc++ skips atomic refcounts until a second thread has existed; start one so that the
+// baseline is the cost a multithreaded program pays.
+void ensure_multithreaded() {
+  static const bool once = [] {
+    std::thread([] {}).join();
+    return true;
+  }();
+  (void)once;
+}
+
+// A container object (it holds a reference, so the collector tracks it) and its shared_ptr twin.
+struct Node {
+  cyclegc::Ref<Node> next;
+  long value = 0;
+  void trace(cyclegc::Visitor& v) const { v("next", next); }
+};
+struct SharedNode {
+  std::shared_ptr<SharedNode> next;
+  long value = 0;
+};
+
+void BM_RefCopyDestroy(benchmark::State& state) {
+  ensure_multithreaded();
+  static cyclegc::Ref<Node> shared;
+  if (state.thread_index() == 0) shared = cyclegc::make<Node>();
+  for (auto _ : state) {
+    cyclegc::Ref<Node> copy = shared;
+    benchmark::DoNotOptimize(copy);
+  }
+  if (state.thread_index() == 0) shared = nullptr;
+}
+BENCHMARK(BM_RefCopyDestroy)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_SharedPtrCopyDestroy(benchmark::State& state) {
+  ensure_multithreaded();
+  static std::shared_ptr<SharedNode> shared;
+  if (state.thread_index() == 0) shared = std::make_shared<SharedNode>();
+  for (auto _ : state) {
+    std::shared_ptr<SharedNode> copy = shared;
+    benchmark::DoNotOptimize(copy);
+  }
+  if (state.thread_index() == 0) shared = nullptr;
+}
+BENCHMARK(BM_SharedPtrCopyDestroy)->Threads(1)->Threads(2)->UseRealTime();
+
+// make + release of a tracked object: allocation, registration with the collector, and
+// destruction by refcounting (which unregisters it).
+void BM_MakeRelease(benchmark::State& state) {
+  ensure_multithreaded();
+  for (auto _ : state) benchmark::DoNotOptimize(cyclegc::make<Node>());
+}
+BENCHMARK(BM_MakeRelease);
+
+void BM_MakeSharedRelease(benchmark::State& state) {
+  ensure_multithreaded();
+  for (auto _ : state) benchmark::DoNotOptimize(std::make_shared<SharedNode>());
+}
+BENCHMARK(BM_MakeSharedRelease);
+
+// An object the collector does not track (no references inside): header only, no list links.
+void BM_MakeReleaseUntracked(benchmark::State& state) {
+  ensure_multithreaded();
+  for (auto _ : state) benchmark::DoNotOptimize(cyclegc::make<long>(1));
+}
+BENCHMARK(BM_MakeReleaseUntracked);
+
+void BM_MakeSharedReleaseUntracked(benchmark::State& state) {
+  ensure_multithreaded();
+  for (auto _ : state) benchmark::DoNotOptimize(std::make_shared<long>(1));
+}
+BENCHMARK(BM_MakeSharedReleaseUntracked);
+
+// Heap bytes per object beyond sizeof(T), as the allocator counts them: counter
+// `overhead_bytes`. Rounding to malloc's 16-byte granule is included; malloc's own chunk header
+// (one size_t, which every allocation pays) is not, so that make_shared shows its 16-byte
+// control block.
+template <class Make>
+void heap_overhead(benchmark::State& state, std::size_t value_size, Make make) {
+  constexpr std::size_t kObjects = 100'000;
+  using Ptr = decltype(make());
+  double overhead = 0;
+  for (auto _ : state) {
+    std::vector<Ptr> keep;
+    keep.reserve(kObjects);
+    const std::size_t before = mallinfo2().uordblks;
+    for (std::size_t i = 0; i < kObjects; ++i) keep.push_back(make());
+    const std::size_t after = mallinfo2().uordblks;
+    overhead = static_cast<double>(after - before) / kObjects -
+               static_cast<double>(value_size + sizeof(std::size_t));
+  }
+  state.counters["overhead_bytes"] = overhead;
+}
+
+void BM_HeapOverheadRef(benchmark::State& state) {
+  cyclegc::disable();  // the objects are all live; no collection needs to look at them
+  heap_overhead(state, sizeof(Node), [] { return cyclegc::make<Node>(); });
+  cyclegc::enable();
+}
+BENCHMARK(BM_HeapOverheadRef)->Iterations(1);
+
+void BM_HeapOverheadSharedPtr(benchmark::State& state) {
+  heap_overhead(state, sizeof(SharedNode), [] { return std::make_shared<SharedNode>(); });
+}
+BENCHMARK(BM_HeapOverheadSharedPtr)->Iterations(1);
+
+void BM_HeapOverheadRefUntracked(benchmark::State& state) {
+  heap_overhead(state, sizeof(long), [] { return cyclegc::make<long>(1); });
+}
+BENCHMARK(BM_HeapOverheadRefUntracked)->Iterations(1);
+
+void BM_HeapOverheadSharedPtrUntracked(benchmark::State& state) {
+  heap_overhead(state, sizeof(long), [] { return std::make_shared<long>(1); });
+}
+BENCHMARK(BM_HeapOverheadSharedPtrUntracked)->Iterations(1);
+
+}  // namespace
+
+BENCHMARK_MAIN();
