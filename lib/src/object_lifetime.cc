@@ -30,8 +30,11 @@ void ensure_collector_thread_started_once() {
     ensure_collector_thread();
   }
 }
-thread_local int destroy_depth = 0;
-thread_local std::vector<ObjectHeader*> deferred;
+// The trashcan. Every free reads the depth, so it is an initial-exec int (one %fs-relative
+// access, as t_mutator); the list of parked objects is touched only when it is used.
+thread_local int destroy_depth __attribute__((tls_model("initial-exec"))) = 0;
+thread_local bool parked_any __attribute__((tls_model("initial-exec"))) = false;
+thread_local std::vector<ObjectHeader*> parked;
 
 bool over_aligned(const TypeInfo& info) {
   return info.block_align > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
@@ -89,17 +92,19 @@ void free_block(ObjectHeader* h) noexcept { retire_or_free(h); }
 
 void destroy(ObjectHeader* h) noexcept {
   if (destroy_depth >= kMaxDepth) {
-    deferred.push_back(h);
+    parked.push_back(h);
+    parked_any = true;
     return;
   }
   ++destroy_depth;
   destroy_now(h);
-  if (destroy_depth == 1) {
-    while (!deferred.empty()) {
-      ObjectHeader* next = deferred.back();
-      deferred.pop_back();
+  if (destroy_depth == 1 && parked_any) {
+    while (!parked.empty()) {
+      ObjectHeader* next = parked.back();
+      parked.pop_back();
       destroy_now(next);
     }
+    parked_any = false;
   }
   --destroy_depth;
 }
@@ -111,7 +116,7 @@ namespace {
 // contend on its cache line once per object.
 bool count_bytes(GcState& s, std::size_t bytes) {
   constexpr std::size_t kChunk = 64 * 1024;
-  thread_local std::size_t unshared = 0;
+  thread_local std::size_t unshared __attribute__((tls_model("initial-exec"))) = 0;
   unshared += bytes;
   if (unshared < kChunk) return false;
   const std::size_t total =
