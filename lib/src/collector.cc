@@ -415,8 +415,9 @@ class ClearingVisitor final : public Visitor {
 // refcounting frees them. Each object stays pinned until every field is cleared, so no
 // destructor runs while another garbage object still points at its object. The objects are
 // taken off the list first, so that freeing them does not take the lock once per object.
-void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old, bool save_all) {
+void delete_garbage(GcState& s, GcLinks* garbage, std::size_t count, GcLinks* old, bool save_all) {
   std::vector<ObjectHeader*> doomed;
+  doomed.reserve(count);
   for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
     doomed.push_back(ObjectHeader::from_links(l));
   }
@@ -432,13 +433,20 @@ void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old, bool save_all) {
   }
   list_init(garbage);
   ClearingVisitor clearer;
+  clearer.dropped.reserve(count);
   for (ObjectHeader* h : doomed) trace(h, clearer);
   release_pins(clearer.dropped);
   release_pins(doomed);
   // A destructor may have kept one alive. Freed blocks are still readable: the collection is
-  // running, so they are retired, not returned to the allocator.
-  std::lock_guard lock(s.mu);
+  // running, so they are retired, not returned to the allocator. The walk runs without the
+  // lock, which allocating threads need: it visits every object the collection freed.
+  std::vector<ObjectHeader*> kept;
   for (ObjectHeader* h : doomed) {
+    if (h->strong_count() > 0) kept.push_back(h);
+  }
+  if (kept.empty()) return;
+  std::lock_guard lock(s.mu);
+  for (ObjectHeader* h : kept) {
     if (h->strong_count() > 0) list_append(h->links(), old);
   }
 }
@@ -474,7 +482,7 @@ struct Result {
 void finish_garbage(GcState& s, GcLinks* garbage, GcLinks* old, int debug, Result& r) {
   if (debug & DEBUG_COLLECTABLE) debug_objects("collectable", garbage);
   if (finalize_garbage(garbage)) r.collected -= handle_resurrected_objects(s, garbage, old);
-  delete_garbage(s, garbage, old, debug & DEBUG_SAVEALL);
+  delete_garbage(s, garbage, r.collected, old, debug & DEBUG_SAVEALL);
 }
 
 thread_local bool t_in_collection = false;
@@ -508,9 +516,13 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   begin_collecting();
   Analysis a;
   a.concurrent = other_mutators() > 0;
+  // Reserved, not grown: growing would copy millions of entries, while pages reserved and never
+  // used cost nothing (between them, reachable and unreachable list each candidate once).
   const std::size_t candidates = pin_candidates(s, &young, old);
-  a.ranges.reserve(candidates);  // growing them would copy millions of entries
+  a.ranges.reserve(candidates);
   a.edges.reserve(candidates);
+  a.reachable.reserve(candidates);
+  a.unreachable.reserve(candidates);
   subtract_refs(&young, a);
   move_unreachable(&young, a);
   account_long_lived(s, generation, a.reachable.size());
