@@ -358,15 +358,25 @@ void move_legacy_finalizers(GcLinks* garbage, GcLinks* finalizers) {
   }
 }
 
-void condemn(GcLinks* garbage) {
+// What condemn() saw on its way over the garbage, so that later phases need not walk it again.
+struct Condemned {
+  std::size_t count = 0;
+  bool any_finalizer = false;
+};
+
+Condemned condemn(GcLinks* garbage) {
+  Condemned c;
   for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
+    ObjectHeader* h = ObjectHeader::from_links(l);
     // One read-modify-write: tentative is set (validation set it), and condemned is set only
     // by the collector, on an object a finalizer resurrected in an earlier collection.
-    auto& strong = ObjectHeader::from_links(l)->strong;
-    const bool condemned = strong.load(std::memory_order_relaxed) & ObjectHeader::kCondemned;
-    strong.fetch_xor(ObjectHeader::kTentative | (condemned ? 0 : ObjectHeader::kCondemned),
-                     std::memory_order_release);
+    const bool condemned = h->strong.load(std::memory_order_relaxed) & ObjectHeader::kCondemned;
+    h->strong.fetch_xor(ObjectHeader::kTentative | (condemned ? 0 : ObjectHeader::kCondemned),
+                        std::memory_order_release);
+    ++c.count;
+    c.any_finalizer |= h->type->finalize != nullptr;
   }
+  return c;
 }
 
 void debug_objects(const char* what, const GcLinks* list) {
@@ -401,13 +411,19 @@ std::size_t handle_resurrected_objects(GcState& s, GcLinks* garbage, GcLinks* ol
   return reachable + validate_unreachable(s, a, garbage, old, /*mark_tentative=*/false);
 }
 
+// Garbage is unreachable and its finalizers have run, so no other thread can read or write its
+// fields: a plain load and store clear each one, where an exchange would cost a
+// read-modify-write per reference.
 class ClearingVisitor final : public Visitor {
  public:
   std::vector<ObjectHeader*> dropped;
 
  private:
   void visit(const char*, std::size_t, Slot& slot) override {
-    if (ObjectHeader* r = slot.exchange(nullptr, std::memory_order_acq_rel)) dropped.push_back(r);
+    if (ObjectHeader* r = slot.load(std::memory_order_relaxed)) {
+      slot.store(nullptr, std::memory_order_relaxed);
+      dropped.push_back(r);
+    }
   }
 };
 
@@ -416,20 +432,22 @@ class ClearingVisitor final : public Visitor {
 // destructor runs while another garbage object still points at its object. The objects are
 // taken off the list first, so that freeing them does not take the lock once per object.
 void delete_garbage(GcState& s, GcLinks* garbage, std::size_t count, GcLinks* old, bool save_all) {
-  std::vector<ObjectHeader*> doomed;
-  doomed.reserve(count);
-  for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
-    doomed.push_back(ObjectHeader::from_links(l));
-  }
   if (save_all) {
     std::lock_guard lock(s.mu);
-    for (ObjectHeader* h : doomed) s.garbage.push_back(AnyRef::adopt(h));  // the pins move
+    for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
+      s.garbage.push_back(AnyRef::adopt(ObjectHeader::from_links(l)));  // the pins move
+    }
     list_merge(garbage, old);
     return;
   }
-  for (ObjectHeader* h : doomed) {
-    h->links()->next = nullptr;
-    set_prev_word(h->links(), kDetached);
+  std::vector<ObjectHeader*> doomed;
+  doomed.reserve(count);
+  for (GcLinks* l = garbage->next; l != garbage;) {
+    GcLinks* next = l->next;
+    l->next = nullptr;
+    set_prev_word(l, kDetached);
+    doomed.push_back(ObjectHeader::from_links(l));
+    l = next;
   }
   list_init(garbage);
   ClearingVisitor clearer;
@@ -479,9 +497,12 @@ struct Result {
 
 // What happens to garbage after it is condemned: user code (finalizers and destructors) runs
 // here, on the calling thread or on the finalizer executor.
-void finish_garbage(GcState& s, GcLinks* garbage, GcLinks* old, int debug, Result& r) {
+void finish_garbage(GcState& s, GcLinks* garbage, bool any_finalizer, GcLinks* old, int debug,
+                    Result& r) {
   if (debug & DEBUG_COLLECTABLE) debug_objects("collectable", garbage);
-  if (finalize_garbage(garbage)) r.collected -= handle_resurrected_objects(s, garbage, old);
+  if (any_finalizer && finalize_garbage(garbage)) {
+    r.collected -= handle_resurrected_objects(s, garbage, old);
+  }
   delete_garbage(s, garbage, r.collected, old, debug & DEBUG_SAVEALL);
 }
 
@@ -531,20 +552,20 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   validate_unreachable(s, a, &garbage, old, /*mark_tentative=*/true);
 
   if (policy == FinalizerPolicy::kLegacy) move_legacy_finalizers(&garbage, &finalizers);
-  condemn(&garbage);
+  const Condemned condemned = condemn(&garbage);
   Result r;
-  r.collected = list_size(&garbage);
+  r.collected = condemned.count;
   if (executor) {
     std::promise<void> done;
     executor([&] {
       t_in_collection = true;  // collect() from a finalizer here is re-entrant, not a wait
-      finish_garbage(s, &garbage, old, debug, r);
+      finish_garbage(s, &garbage, condemned.any_finalizer, old, debug, r);
       t_in_collection = false;
       done.set_value();
     });
     done.get_future().wait();
   } else {
-    finish_garbage(s, &garbage, old, debug, r);
+    finish_garbage(s, &garbage, condemned.any_finalizer, old, debug, r);
   }
   if (debug & DEBUG_UNCOLLECTABLE) debug_objects("uncollectable", &finalizers);
   r.uncollectable = handle_legacy_finalizers(s, &finalizers, old, debug & DEBUG_SAVEALL);
