@@ -73,18 +73,21 @@ def ns_per_obj(result):
 
 
 def run_cpython(script, n):
-    """Medians of the script's two timings (seconds) over CPYTHON_REPEATS runs."""
-    collect, live = [], []
+    """Medians of the script's two timings (seconds) and its peak RSS (MB) over
+    CPYTHON_REPEATS runs."""
+    collect, live, rss = [], [], []
     for _ in range(CPYTHON_REPEATS):
         out = subprocess.run([sys.executable, script, str(n)], check=True, capture_output=True,
                              text=True).stdout
-        m = re.search(r"collect=([0-9.]+)s .* collect_live_only=([0-9.]+)s", out)
+        m = re.search(r"collect=([0-9.]+)s .* collect_live_only=([0-9.]+)s .*maxrss=([0-9]+)MB",
+                      out)
         if not m:
             raise SystemExit(f"unexpected output from {script}: {out!r}")
         collect.append(float(m.group(1)))
         live.append(float(m.group(2)))
+        rss.append(float(m.group(3)))
     version = re.search(r"python=(\S+)", out).group(1)
-    return statistics.median(collect), statistics.median(live), version
+    return statistics.median(collect), statistics.median(live), statistics.median(rss), version
 
 
 class Table:
@@ -149,7 +152,7 @@ def main(bench_dir, cpython_script, out_json):
               "<= 16 B", ours <= 16, "B")
 
     per_obj = {}
-    python_version = cpython[COLLECT_SIZES[0]][2]
+    python_version = cpython[COLLECT_SIZES[0]][3]
     for n in COLLECT_SIZES:
         ours = ns_per_obj(collect[f"BM_Collect/{n}/iterations:1"])
         per_obj[n] = ours
@@ -161,6 +164,11 @@ def main(bench_dir, cpython_script, out_json):
         base = cpython[n][1] * 1e9 / n
         t.add(f"collect(), live chain only, N={n:,} (vs CPython), ns/object",
               ours, base, base / ours, "(reported)", None, "ns")
+    for n in COLLECT_SIZES:
+        ours = collect[f"BM_Collect/{n}/iterations:1"]["maxrss_mb"]
+        base = cpython[n][2]
+        t.add(f"peak RSS of the collect() run, N={n:,} (vs CPython, interpreter included)", ours,
+              base, ours / base, "(reported)", None, "MB")
     growth = max(per_obj.values()) / min(per_obj.values())
     t.add("collect() ns/object, largest / smallest over N=100k..10M", None, None, growth,
           "<= 1.5", growth <= 1.5)
@@ -207,8 +215,8 @@ def main(bench_dir, cpython_script, out_json):
                                "python": python_version},
                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "seconds": elapsed, "rows": t.rows,
-                   "cpython": {str(n): {"collect_s": c, "collect_live_only_s": l}
-                               for n, (c, l, _) in cpython.items()},
+                   "cpython": {str(n): {"collect_s": c, "collect_live_only_s": l, "maxrss_mb": m}
+                               for n, (c, l, m, _) in cpython.items()},
                    "benchmarks": {"ref_bench": ref, "collect_bench": collect,
                                   "pause_bench": pause, "agent_bench": agent}}, f, indent=1)
     print(f"written to {out_json}")
