@@ -34,29 +34,30 @@ struct SharedNode {
   long value = 0;
 };
 
-void BM_RefCopyDestroy(benchmark::State& state) {
+// Copies and destroys a pointer to one shared object, on each of the benchmark's threads.
+template <class Ptr, Ptr (*make)()>
+void BM_CopyDestroy(benchmark::State& state) {
   ensure_multithreaded();
-  static cyclegc::Ref<Node> shared;
-  if (state.thread_index() == 0) shared = cyclegc::make<Node>();
+  static Ptr shared;
+  if (state.thread_index() == 0) shared = make();
   for (auto _ : state) {
-    cyclegc::Ref<Node> copy = shared;
+    Ptr copy = shared;
     benchmark::DoNotOptimize(copy);
   }
   if (state.thread_index() == 0) shared = nullptr;
 }
-BENCHMARK(BM_RefCopyDestroy)->Threads(1)->Threads(2)->UseRealTime();
-
-void BM_SharedPtrCopyDestroy(benchmark::State& state) {
-  ensure_multithreaded();
-  static std::shared_ptr<SharedNode> shared;
-  if (state.thread_index() == 0) shared = std::make_shared<SharedNode>();
-  for (auto _ : state) {
-    std::shared_ptr<SharedNode> copy = shared;
-    benchmark::DoNotOptimize(copy);
-  }
-  if (state.thread_index() == 0) shared = nullptr;
-}
-BENCHMARK(BM_SharedPtrCopyDestroy)->Threads(1)->Threads(2)->UseRealTime();
+cyclegc::Ref<Node> make_node() { return cyclegc::make<Node>(); }
+std::shared_ptr<SharedNode> make_shared_node() { return std::make_shared<SharedNode>(); }
+BENCHMARK_TEMPLATE(BM_CopyDestroy, cyclegc::Ref<Node>, make_node)
+    ->Name("BM_RefCopyDestroy")
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_CopyDestroy, std::shared_ptr<SharedNode>, make_shared_node)
+    ->Name("BM_SharedPtrCopyDestroy")
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
 
 // make + release of a tracked object: allocation, registration with the collector, and
 // destruction by refcounting (which unregisters it).
