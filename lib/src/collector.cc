@@ -93,12 +93,12 @@ bool is_candidate(ObjectHeader* r) {
 void trace(ObjectHeader* h, Visitor& v) { h->type->trace(h->value(), v); }
 void set_flag(GcLinks* l, std::uintptr_t flag) { set_prev_word(l, prev_word(l) | flag); }
 
-// The state of one trial deletion: the edges between candidates, as each candidate's range in
-// one array, and the candidates found reachable and unreachable.
+// The state of one trial deletion: the edges between candidates, in one array where candidate
+// i's run from starts[i] to starts[i + 1], and the candidates found reachable and unreachable.
 struct Analysis {
   bool concurrent = false;
   std::vector<ObjectHeader*> edges;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;  // by candidate index
+  std::vector<std::uint32_t> starts;  // by candidate index, and one past the last
   std::vector<GcLinks*> unreachable;
   std::vector<ObjectHeader*> reachable;
 };
@@ -182,14 +182,14 @@ void update_refs_pinned(GcLinks* list) {
 void subtract_refs(GcLinks* list, Analysis& a) {
   RecordingVisitor visitor(a);
   for (GcLinks* l = list->next; l != list; l = l->next) {
-    const auto begin = static_cast<std::uint32_t>(a.edges.size());
-    set_prev_word(l, (prev_word(l) & ~kIndexMask) | (a.ranges.size() << kIndexShift));
+    set_prev_word(l, (prev_word(l) & ~kIndexMask) | (a.starts.size() << kIndexShift));
+    a.starts.push_back(static_cast<std::uint32_t>(a.edges.size()));
     // An object that could not be read completely keeps everything alive this round: it is a
     // root, and the references it holds that were not seen were not subtracted.
     if (!visitor.record(ObjectHeader::from_links(l))) set_flag(l, kRoot);
-    a.ranges.emplace_back(begin, static_cast<std::uint32_t>(a.edges.size()));
     call_hook(testing::HookPoint::kTraced, ObjectHeader::from_links(l));
   }
+  a.starts.push_back(static_cast<std::uint32_t>(a.edges.size()));
 }
 
 // Marks everything reachable from the objects on `stack` over the recorded edges. Only objects
@@ -199,8 +199,8 @@ void mark_reachable_from(std::vector<GcLinks*>& stack, const Analysis& a) {
   while (!stack.empty()) {
     GcLinks* l = stack.back();
     stack.pop_back();
-    auto [begin, end] = a.ranges[index_of(l)];
-    for (std::size_t i = begin; i < end; ++i) {
+    const std::size_t index = index_of(l);
+    for (std::size_t i = a.starts[index]; i < a.starts[index + 1]; ++i) {
       GcLinks* target = a.edges[i]->links();
       const std::uintptr_t w = prev_word(target);
       if ((w & kCollecting) && !(w & kReachable)) {
@@ -411,27 +411,27 @@ std::size_t handle_resurrected_objects(GcState& s, GcLinks* garbage, GcLinks* ol
   return reachable + validate_unreachable(s, a, garbage, old, /*mark_tentative=*/false);
 }
 
-// Garbage is unreachable and its finalizers have run, so no other thread can read or write its
-// fields: a plain load and store clear each one, where an exchange would cost a
-// read-modify-write per reference.
+// Clears a garbage object's Ref fields and drops the references they held. Garbage is
+// unreachable and its finalizers have run, so no other thread can read or write its fields: a
+// plain load and store clear each one, where an exchange would cost a read-modify-write. A
+// reference to another garbage object cannot be the last (the collector still pins it); one
+// to an object outside the collection may be, and that object is destroyed at once, which is
+// safe because it cannot refer back to garbage (it would have made its target reachable).
 class ClearingVisitor final : public Visitor {
- public:
-  std::vector<ObjectHeader*> dropped;
-
  private:
   void visit(const char*, std::size_t, Slot& slot) override {
     if (ObjectHeader* r = slot.load(std::memory_order_relaxed)) {
       slot.store(nullptr, std::memory_order_relaxed);
-      dropped.push_back(r);
+      decref(r);
     }
   }
 };
 
 // Clears the Ref fields of every garbage object, then drops the collector's pins so that
 // refcounting frees them. Each object stays pinned until every field is cleared, so no
-// destructor runs while another garbage object still points at its object. The objects are
-// taken off the list first, so that freeing them does not take the lock once per object.
-void delete_garbage(GcState& s, GcLinks* garbage, std::size_t count, GcLinks* old, bool save_all) {
+// destructor runs while another garbage object still points at its object. Each object is
+// detached from the list as its pin is dropped, so that freeing it does not take the lock.
+void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old, bool save_all) {
   if (save_all) {
     std::lock_guard lock(s.mu);
     for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
@@ -440,31 +440,30 @@ void delete_garbage(GcState& s, GcLinks* garbage, std::size_t count, GcLinks* ol
     list_merge(garbage, old);
     return;
   }
-  std::vector<ObjectHeader*> doomed;
-  doomed.reserve(count);
+  ClearingVisitor clearer;
+  for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
+    trace(ObjectHeader::from_links(l), clearer);
+  }
+  // A destructor may keep an object alive; it goes back to a generation below. The walk reads
+  // `next` before the pin is dropped: the freed block is retired, and its links reused.
+  std::vector<ObjectHeader*> kept;
   for (GcLinks* l = garbage->next; l != garbage;) {
     GcLinks* next = l->next;
     l->next = nullptr;
     set_prev_word(l, kDetached);
-    doomed.push_back(ObjectHeader::from_links(l));
+    ObjectHeader* h = ObjectHeader::from_links(l);
+    if (release_is_last(h)) {
+      destroy(h);
+    } else {
+      kept.push_back(h);
+    }
     l = next;
   }
   list_init(garbage);
-  ClearingVisitor clearer;
-  clearer.dropped.reserve(count);
-  for (ObjectHeader* h : doomed) trace(h, clearer);
-  release_pins(clearer.dropped);
-  release_pins(doomed);
-  // A destructor may have kept one alive. Freed blocks are still readable: the collection is
-  // running, so they are retired, not returned to the allocator. The walk runs without the
-  // lock, which allocating threads need: it visits every object the collection freed.
-  std::vector<ObjectHeader*> kept;
-  for (ObjectHeader* h : doomed) {
-    if (h->strong_count() > 0) kept.push_back(h);
-  }
   if (kept.empty()) return;
   std::lock_guard lock(s.mu);
   for (ObjectHeader* h : kept) {
+    // Still readable if it died since: the collection is running, so freed blocks are retired.
     if (h->strong_count() > 0) list_append(h->links(), old);
   }
 }
@@ -503,7 +502,7 @@ void finish_garbage(GcState& s, GcLinks* garbage, bool any_finalizer, GcLinks* o
   if (any_finalizer && finalize_garbage(garbage)) {
     r.collected -= handle_resurrected_objects(s, garbage, old);
   }
-  delete_garbage(s, garbage, r.collected, old, debug & DEBUG_SAVEALL);
+  delete_garbage(s, garbage, old, debug & DEBUG_SAVEALL);
 }
 
 thread_local bool t_in_collection = false;
@@ -540,7 +539,7 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   // Reserved, not grown: growing would copy millions of entries, while pages reserved and never
   // used cost nothing (between them, reachable and unreachable list each candidate once).
   const std::size_t candidates = pin_candidates(s, &young, old);
-  a.ranges.reserve(candidates);
+  a.starts.reserve(candidates + 1);
   a.edges.reserve(candidates);
   a.reachable.reserve(candidates);
   a.unreachable.reserve(candidates);

@@ -65,6 +65,25 @@ TEST_F(CollectTest, CycleHeldThroughUntrackedObjectSurvives) {
   holder->node->next = nullptr;
 }
 
+TEST_F(CollectTest, AnOldObjectHeldOnlyByYoungGarbageDiesWithIt) {
+  // `old` is not a candidate of a young collection: refcounting frees it (and its child) when
+  // the garbage's fields are cleared, while the garbage itself is still pinned.
+  auto old = make<Tree>();
+  old->kids.push_back(make<Tree>());
+  collect();
+  {
+    auto a = make<Tree>();
+    auto b = make<Tree>();
+    a->kids.push_back(b);
+    b->parent = a;
+    a->kids.push_back(old);
+  }
+  old = nullptr;
+  EXPECT_EQ(Tree::live, 4);
+  EXPECT_EQ(collect(0), 2u);  // a and b; the other two were never candidates
+  EXPECT_EQ(Tree::live, 0);
+}
+
 TEST_F(CollectTest, ContainersOfRefsAreTraced) {
   {
     auto root = make<Tree>();
