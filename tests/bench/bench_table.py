@@ -106,9 +106,10 @@ class Table:
                 return v
             return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
         header = ["what", "cyclegc", "baseline", "ratio", "target", "met"]
-        cells = [[r["what"], fmt(r["cyclegc"]) + (" " + r["unit"] if r["cyclegc"] is not None
-                                                  and r["unit"] else ""),
-                  fmt(r["baseline"]), fmt(r["ratio"]), r["target"],
+        def with_unit(v, unit):
+            return fmt(v) + (" " + unit if v is not None and unit else "")
+        cells = [[r["what"], with_unit(r["cyclegc"], r["unit"]),
+                  with_unit(r["baseline"], r["unit"]), fmt(r["ratio"]), r["target"],
                   {True: "yes", False: "NO", None: "-"}[r["met"]]] for r in self.rows]
         widths = [max(len(str(c)) for c in col) for col in zip(header, *cells)]
         line = lambda cs: "  ".join(str(c).ljust(w) for c, w in zip(cs, widths)).rstrip()
@@ -157,12 +158,12 @@ def main(bench_dir, cpython_script, out_json):
         ours = ns_per_obj(collect[f"BM_Collect/{n}/iterations:1"])
         per_obj[n] = ours
         base = cpython[n][0] * 1e9 / (2 * n)
-        t.add(f"collect(), N={n:,} (vs CPython {python_version}), ns/object",
+        t.add(f"collect(), N={n:,}, ns/object (ratio: CPython {python_version} / cyclegc)",
               ours, base, base / ours, ">= 10x faster", base / ours >= 10, "ns")
     for n in COLLECT_SIZES:
         ours = ns_per_obj(collect[f"BM_CollectLiveOnly/{n}/iterations:5"])
         base = cpython[n][1] * 1e9 / n
-        t.add(f"collect(), live chain only, N={n:,} (vs CPython), ns/object",
+        t.add(f"collect(), live chain only, N={n:,}, ns/object (ratio: CPython / cyclegc)",
               ours, base, base / ours, "(reported)", None, "ns")
     for n in COLLECT_SIZES:
         ours = collect[f"BM_Collect/{n}/iterations:1"]["maxrss_mb"]
