@@ -145,6 +145,12 @@ std::size_t pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
   std::size_t pinned_total = 0;
   for (;; yield_to_mutators(s)) {
     std::lock_guard lock(s.mu);
+    s.collector_batch.store(true, std::memory_order_relaxed);
+    // Cleared before the lock is released (destructors run in reverse order).
+    struct EndBatch {
+      GcState& s;
+      ~EndBatch() { s.collector_batch.store(false, std::memory_order_relaxed); }
+    } end_batch{s};
     for (int n = 0; n < kBatch; ++n) {
       GcLinks* l = cursor->next;
       if (l == young) return pinned_total;

@@ -55,6 +55,8 @@ struct GcState {
   // them between batches: std::mutex is not fair, and without this a collector that re-locks at
   // once can keep an allocating thread asleep for a whole pass over the heap.
   std::atomic<int> waiters{0};
+  // Set while the collector holds `mu` for a batch of its pin phase (a hint for waiters).
+  std::atomic<bool> collector_batch{false};
 
   // Read on every tracked allocation without the lock.
   std::atomic<bool> background{true};
@@ -66,21 +68,23 @@ struct GcState {
 GcState& state();
 
 // How application threads take the state lock: uncontended, one try_lock; contended, they are
-// counted in `waiters` so that the collector lets them in. The collector holds the lock for
-// batches of microseconds and then steps aside, so a waiter spins for about that long before
-// it sleeps: going to sleep and being woken costs tens of microseconds per operation, which an
-// allocating thread would otherwise pay on every allocation while the collector pins.
+// counted in `waiters` so that the collector lets them in. While the collector holds the lock
+// for one of its batches (microseconds, after which it steps aside), a waiter spins rather than
+// sleeps: sleeping and being woken costs tens of microseconds, which an allocating thread would
+// otherwise pay on every allocation during the pin phase. The spin only reads a flag, so it does
+// not slow the holder down; another application thread holds the lock for nanoseconds, and then
+// the waiter goes straight to lock().
 inline std::unique_lock<std::mutex> lock_for_mutator(GcState& s) {
   std::unique_lock lock(s.mu, std::try_to_lock);
   if (!lock.owns_lock()) {
-    constexpr int kSpins = 2000;
+    constexpr int kSpins = 4000;
     s.waiters.fetch_add(1, std::memory_order_relaxed);
-    for (int i = 0; i < kSpins && !lock.try_lock(); ++i) {
+    for (int i = 0; i < kSpins && s.collector_batch.load(std::memory_order_relaxed); ++i) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif
     }
-    if (!lock.owns_lock()) lock.lock();
+    lock.lock();
     s.waiters.fetch_sub(1, std::memory_order_relaxed);
   }
   return lock;
