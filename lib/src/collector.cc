@@ -607,6 +607,7 @@ void mark_collector_thread() {
 std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running) {
   GcState& s = state();
   if (t_in_collection) return 0;
+  flush_pending_unlinks();
   {
     std::unique_lock lock(s.mu);
     if (s.collecting && !wait_if_running) return 0;

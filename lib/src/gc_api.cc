@@ -152,6 +152,7 @@ void set_threshold(long threshold0, std::optional<long> threshold1,
 }
 
 std::array<long, kNumGenerations> get_count() {
+  detail::flush_pending_unlinks();
   GcState& s = state();
   std::lock_guard lock(s.mu);
   return {s.generations[0].count, s.generations[1].count, s.generations[2].count};
@@ -219,6 +220,7 @@ GarbageList& garbage() {
 
 std::vector<AnyRef> get_objects(std::optional<int> generation) {
   if (generation) detail::check_generation("get_objects", *generation);
+  detail::flush_pending_unlinks();
   GcState& s = state();
   std::vector<AnyRef> out;
   std::lock_guard lock(s.mu);
@@ -231,6 +233,7 @@ std::vector<AnyRef> get_objects(std::optional<int> generation) {
 std::vector<AnyRef> get_referrers(const AnyRef& object) {
   std::vector<AnyRef> out;
   if (!object) return out;
+  detail::flush_pending_unlinks();
   GcState& s = state();
   std::lock_guard lock(s.mu);
   auto scan = [&](const detail::GcLinks* list) {
@@ -306,6 +309,7 @@ bool remove_callback(CallbackId id) {
 }
 
 void freeze() {
+  detail::flush_pending_unlinks();
   GcState& s = state();
   std::lock_guard lock(s.mu);
   for (auto& g : s.generations) detail::list_merge(&g.head, &s.permanent);
@@ -318,6 +322,7 @@ void unfreeze() {
 }
 
 std::size_t get_freeze_count() {
+  detail::flush_pending_unlinks();
   std::lock_guard lock(state().mu);
   return detail::list_size(&state().permanent);
 }

@@ -92,6 +92,11 @@ inline std::unique_lock<std::mutex> lock_for_mutator(GcState& s) {
 // Between the collector's batches: let waiting application threads take the lock first.
 void yield_to_mutators(GcState& s);
 
+// Unlinks the objects this thread destroyed and has not yet taken off their generation lists
+// (object_lifetime.cc). Called where the lists must be exact for the calling thread: before a
+// collection, an introspection call, and at thread exit. Must not be called with `mu` held.
+void flush_pending_unlinks() noexcept;
+
 // One collection of `generation`, with callbacks, on the calling thread. Returns the number of
 // unreachable objects found. When another collection is running it waits for it to finish, or,
 // unless `wait_if_running`, returns 0 at once. A collection started from inside one (a

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cyclegc/mutator.h"
+#include "gc_state.h"
 
 namespace cyclegc::detail {
 
@@ -75,6 +76,7 @@ Registry& registry() {
 }
 
 void unregister_at_exit(void* record) {
+  flush_pending_unlinks();  // this thread's last dead objects
   Registry& r = registry();
   std::lock_guard lock(r.mu);
   auto& v = r.records;

@@ -63,6 +63,16 @@ TEST_F(ThreadsTest, ThreadsTrackAndUntrackConcurrently) {
   EXPECT_EQ(Tree::live, 0);
 }
 
+TEST_F(ThreadsTest, ObjectsAThreadFreedAreUnlinkedWhenItExits) {
+  // Fewer than the library unlinks at a time: only the thread's exit settles them.
+  const long before = get_count()[0];
+  std::thread([] {
+    for (int i = 0; i < 3; ++i) make<Node>("short-lived");
+  }).join();
+  EXPECT_EQ(get_count()[0], before);
+  EXPECT_EQ(Node::live, 0);
+}
+
 TEST_F(ThreadsTest, IntrospectionNeverReturnsDyingObjects) {
   disable();
   std::atomic<bool> stop{false};
