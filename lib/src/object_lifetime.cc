@@ -86,10 +86,9 @@ void unlink_pending() noexcept {
 // treats a tracked object whose count is zero as being destroyed and leaves it alone).
 void destroy_now(ObjectHeader* h) noexcept {
   finalize_once(h);
-  const bool linked = h->type->tracked() && !is_detached(h->links());  // else: freed garbage
-  if (h->type->tracked()) {
-    if (auto* o = observer(); o && o->on_untrack) o->on_untrack(h->value());
-  }
+  const bool tracked = h->type->tracked();
+  if (auto* o = observer(); tracked && o && o->on_untrack) o->on_untrack(h->value());
+  const bool linked = tracked && !is_detached(h->links());  // else: garbage the collector freed
   h->type->destroy(h->value());
   if (!linked) {
     weak_decref(h);  // the reference all strong references held together
