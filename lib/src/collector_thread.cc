@@ -9,6 +9,7 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <utility>
 
 #include "gc_state.h"
 #include "mutator_registry.h"
@@ -19,8 +20,14 @@ namespace {
 struct CollectorThread {
   std::mutex mu;
   std::condition_variable wake;
-  std::thread* thread = nullptr;  // leaked in a forked child, where the thread does not exist
+  std::thread* thread = nullptr;
+  // In a forked child, the parent's thread object: it names a thread the child does not have, so
+  // it can be neither joined nor destroyed. Kept here, reachable for leak checkers, never used.
+  std::thread* forked_away = nullptr;
   bool stopping = false;
+  // Whether the thread is parked in wake.wait(), running nothing (see before_fork()).
+  bool parked = false;
+  std::condition_variable parked_changed;
   // Pending work: the oldest generation asked for by each trigger, or -1.
   int pending[kNumTriggers] = {-1, -1, -1, -1, -1, -1};
   std::chrono::milliseconds interval{0};
@@ -46,7 +53,10 @@ bool take_pending(CollectorThread& c, Trigger& trigger, int& generation) {
   return false;
 }
 
+thread_local bool t_is_collector = false;
+
 void run() {
+  t_is_collector = true;
   mark_collector_thread();
   CollectorThread& c = collector();
   std::unique_lock lock(c.mu);
@@ -54,6 +64,8 @@ void run() {
     Trigger trigger;
     int generation;
     if (!take_pending(c, trigger, generation)) {
+      c.parked = true;
+      c.parked_changed.notify_all();
       if (c.interval.count() > 0) {
         if (c.wake.wait_until(lock, c.next_interval) == std::cv_status::timeout) {
           c.pending[static_cast<int>(Trigger::kInterval)] = kNumGenerations - 1;
@@ -62,6 +74,7 @@ void run() {
       } else {
         c.wake.wait(lock);
       }
+      c.parked = false;
       continue;
     }
     lock.unlock();
@@ -77,8 +90,20 @@ void run() {
   }
 }
 
+// fork() copies no thread but the caller, so whatever lock another thread holds stays locked in
+// the child. The collector thread is therefore waited for until it is parked (it may be starting
+// up or collecting, and both allocate: glibc's malloc survives a fork in the middle of that, a
+// sanitizer's allocator does not), and the state and registry are locked across the fork. The
+// wait is bounded: a collection may itself be waiting for the forking thread (a finalizer
+// executor it serves), and a stalled fork would be worse than the race.
 void before_fork() {
-  collector().mu.lock();
+  CollectorThread& c = collector();
+  std::unique_lock lock(c.mu);
+  if (!t_is_collector) {
+    c.parked_changed.wait_for(lock, std::chrono::seconds(1),
+                              [&c] { return !c.thread || c.parked; });
+  }
+  lock.release();  // held until after_fork_*()
   state().mu.lock();
   registry_before_fork();
 }
@@ -95,8 +120,9 @@ void after_fork_child() {
   s.collecting = false;
   s.mu.unlock();
   CollectorThread& c = collector();
-  c.thread = nullptr;
+  c.forked_away = std::exchange(c.thread, nullptr);
   c.stopping = false;
+  c.parked = false;
   c.mu.unlock();
 }
 
@@ -144,6 +170,7 @@ void ensure_collector_thread() {
   }();
   (void)fork_handlers;
   c.next_interval = std::chrono::steady_clock::now() + c.interval;
+  c.parked = false;
   c.thread = new std::thread(run);
 }
 

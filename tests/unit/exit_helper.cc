@@ -1,7 +1,13 @@
 // Leaves a cycle unreachable at exit, for process_test.cc. Usage: exit_helper pep442|legacy
 // [--debug]. Under PEP 442 the final collection at exit must finalize and free the cycle; under
 // the legacy policy it stays uncollectable, which the exit report must say.
+// `exit_helper fork` instead forks just after the first tracked object started the collector
+// thread; the child makes objects and exits, which must not hang.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "cyclegc/cyclegc.h"
@@ -18,6 +24,19 @@ struct ExitNode {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IONBF, 0);
   if (argc < 2) return 2;
+  if (std::strcmp(argv[1], "fork") == 0) {
+    auto first = cyclegc::make<ExitNode>("first");  // starts the collector thread
+    const pid_t child = fork();
+    if (child == 0) {
+      auto loop = cyclegc::make<ExitNode>("in child");
+      loop->next = loop;
+      std::exit(0);  // the final collection runs, and allocates
+    }
+    int status = -1;
+    waitpid(child, &status, 0);
+    std::printf("child exited %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+  }
   if (std::strcmp(argv[1], "legacy") == 0) {
     cyclegc::set_finalizer_policy(cyclegc::FinalizerPolicy::kLegacy);
   }
