@@ -152,9 +152,8 @@ void set_threshold(long threshold0, std::optional<long> threshold1,
 }
 
 std::array<long, kNumGenerations> get_count() {
-  detail::flush_pending_unlinks();
   GcState& s = state();
-  std::lock_guard lock(s.mu);
+  auto lock = detail::lock_settled(s);
   return {s.generations[0].count, s.generations[1].count, s.generations[2].count};
 }
 
@@ -220,10 +219,9 @@ GarbageList& garbage() {
 
 std::vector<AnyRef> get_objects(std::optional<int> generation) {
   if (generation) detail::check_generation("get_objects", *generation);
-  detail::flush_pending_unlinks();
   GcState& s = state();
   std::vector<AnyRef> out;
-  std::lock_guard lock(s.mu);
+  auto lock = detail::lock_settled(s);
   for (int i = 0; i < kNumGenerations; ++i) {
     if (!generation || *generation == i) detail::append_objects(&s.generations[i].head, out);
   }
@@ -233,9 +231,8 @@ std::vector<AnyRef> get_objects(std::optional<int> generation) {
 std::vector<AnyRef> get_referrers(const AnyRef& object) {
   std::vector<AnyRef> out;
   if (!object) return out;
-  detail::flush_pending_unlinks();
   GcState& s = state();
-  std::lock_guard lock(s.mu);
+  auto lock = detail::lock_settled(s);
   auto scan = [&](const detail::GcLinks* list) {
     for (detail::GcLinks* l = list->next; l != list; l = l->next) {
       detail::ObjectHeader* h = detail::ObjectHeader::from_links(l);
@@ -309,9 +306,8 @@ bool remove_callback(CallbackId id) {
 }
 
 void freeze() {
-  detail::flush_pending_unlinks();
   GcState& s = state();
-  std::lock_guard lock(s.mu);
+  auto lock = detail::lock_settled(s);
   for (auto& g : s.generations) detail::list_merge(&g.head, &s.permanent);
 }
 
@@ -322,8 +318,7 @@ void unfreeze() {
 }
 
 std::size_t get_freeze_count() {
-  detail::flush_pending_unlinks();
-  std::lock_guard lock(state().mu);
+  auto lock = detail::lock_settled(state());
   return detail::list_size(&state().permanent);
 }
 

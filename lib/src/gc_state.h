@@ -97,6 +97,13 @@ void yield_to_mutators(GcState& s);
 // collection, an introspection call, and at thread exit. Must not be called with `mu` held.
 void flush_pending_unlinks() noexcept;
 
+// The state lock, for an answer that depends on the generation lists: the calling thread's dead
+// objects are unlinked first, so that they are neither counted nor listed.
+inline std::unique_lock<std::mutex> lock_settled(GcState& s) {
+  flush_pending_unlinks();
+  return std::unique_lock(s.mu);
+}
+
 // One collection of `generation`, with callbacks, on the calling thread. Returns the number of
 // unreachable objects found. When another collection is running it waits for it to finish, or,
 // unless `wait_if_running`, returns 0 at once. A collection started from inside one (a

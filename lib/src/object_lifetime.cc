@@ -66,7 +66,9 @@ struct PendingUnlinks {
 };
 thread_local PendingUnlinks t_pending __attribute__((tls_model("initial-exec"))) = {{}, 0};
 
-void unlink_pending() noexcept {
+}  // namespace
+
+void flush_pending_unlinks() noexcept {
   PendingUnlinks& p = t_pending;
   if (p.size == 0) return;
   {
@@ -82,6 +84,8 @@ void unlink_pending() noexcept {
   p.size = 0;
 }
 
+namespace {
+
 // The finalizer runs first, while the object is still whole and still tracked (the collector
 // treats a tracked object whose count is zero as being destroyed and leaves it alone).
 void destroy_now(ObjectHeader* h) noexcept {
@@ -96,7 +100,7 @@ void destroy_now(ObjectHeader* h) noexcept {
   }
   PendingUnlinks& p = t_pending;
   p.objects[p.size++] = h;
-  if (p.size == kPendingUnlinks) unlink_pending();
+  if (p.size == kPendingUnlinks) flush_pending_unlinks();
 }
 
 }  // namespace
@@ -117,8 +121,6 @@ void deallocate_block(void* block, const TypeInfo& info) noexcept {
 // A collection in progress may still read this block's header (through a reference it loaded
 // before the last one was dropped), so while one runs the memory is retired, not freed.
 void free_block(ObjectHeader* h) noexcept { retire_or_free(h); }
-
-void flush_pending_unlinks() noexcept { unlink_pending(); }
 
 void destroy(ObjectHeader* h) noexcept {
   if (destroy_depth >= kMaxDepth) {

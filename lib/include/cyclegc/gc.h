@@ -63,8 +63,8 @@ void set_threshold(long threshold0, std::optional<long> threshold1 = std::nullop
                    std::optional<long> threshold2 = std::nullopt);
 // (generation-0 allocations minus deallocations, generation-0 collections since the last
 // generation-1 collection, generation-1 collections since the last generation-2 collection).
-// Exact for the calling thread's deallocations; another running thread's last few (fewer than
-// eight) are counted when it frees more, runs a collection or exits.
+// Exact for the calling thread's deallocations; another running thread's last few (at most
+// five) are counted when it frees more, runs a collection or exits.
 std::array<long, kNumGenerations> get_count();
 
 // What Python 3 does with finalizers in cycles (PEP 442), or what Python 2 did: leave a cycle
