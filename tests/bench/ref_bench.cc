@@ -34,6 +34,13 @@ struct SharedNode {
   long value = 0;
 };
 
+// The objects compared: a tracked node and its shared_ptr twin; a long, which the collector
+// does not track (no references inside: header only, no list links).
+cyclegc::Ref<Node> make_node() { return cyclegc::make<Node>(); }
+std::shared_ptr<SharedNode> make_shared_node() { return std::make_shared<SharedNode>(); }
+cyclegc::Ref<long> make_long() { return cyclegc::make<long>(1); }
+std::shared_ptr<long> make_shared_long() { return std::make_shared<long>(1); }
+
 // Copies and destroys a pointer to one shared object, on each of the benchmark's threads.
 template <class Ptr, Ptr (*make)()>
 void BM_CopyDestroy(benchmark::State& state) {
@@ -46,8 +53,6 @@ void BM_CopyDestroy(benchmark::State& state) {
   }
   if (state.thread_index() == 0) shared = nullptr;
 }
-cyclegc::Ref<Node> make_node() { return cyclegc::make<Node>(); }
-std::shared_ptr<SharedNode> make_shared_node() { return std::make_shared<SharedNode>(); }
 BENCHMARK_TEMPLATE(BM_CopyDestroy, cyclegc::Ref<Node>, make_node)
     ->Name("BM_RefCopyDestroy")
     ->Threads(1)
@@ -59,33 +64,27 @@ BENCHMARK_TEMPLATE(BM_CopyDestroy, std::shared_ptr<SharedNode>, make_shared_node
     ->Threads(2)
     ->UseRealTime();
 
-// make + release of a tracked object: allocation, registration with the collector, and
-// destruction by refcounting (which unregisters it); on one thread, and on two at once (real
-// time per operation of both together: two threads that do not contend show half the time).
+// make + release: allocation, registration with the collector (for a tracked object), and
+// destruction by refcounting. For the tracked node on one thread and on two at once (real time
+// per operation of both together: two threads that do not contend show half the time).
+template <class Ptr, Ptr (*make)()>
 void BM_MakeRelease(benchmark::State& state) {
   ensure_multithreaded();
-  for (auto _ : state) benchmark::DoNotOptimize(cyclegc::make<Node>());
+  for (auto _ : state) benchmark::DoNotOptimize(make());
 }
-BENCHMARK(BM_MakeRelease)->Threads(1)->Threads(2)->UseRealTime();
-
-void BM_MakeSharedRelease(benchmark::State& state) {
-  ensure_multithreaded();
-  for (auto _ : state) benchmark::DoNotOptimize(std::make_shared<SharedNode>());
-}
-BENCHMARK(BM_MakeSharedRelease)->Threads(1)->Threads(2)->UseRealTime();
-
-// An object the collector does not track (no references inside): header only, no list links.
-void BM_MakeReleaseUntracked(benchmark::State& state) {
-  ensure_multithreaded();
-  for (auto _ : state) benchmark::DoNotOptimize(cyclegc::make<long>(1));
-}
-BENCHMARK(BM_MakeReleaseUntracked);
-
-void BM_MakeSharedReleaseUntracked(benchmark::State& state) {
-  ensure_multithreaded();
-  for (auto _ : state) benchmark::DoNotOptimize(std::make_shared<long>(1));
-}
-BENCHMARK(BM_MakeSharedReleaseUntracked);
+BENCHMARK_TEMPLATE(BM_MakeRelease, cyclegc::Ref<Node>, make_node)
+    ->Name("BM_MakeRelease")
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_MakeRelease, std::shared_ptr<SharedNode>, make_shared_node)
+    ->Name("BM_MakeSharedRelease")
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_MakeRelease, cyclegc::Ref<long>, make_long)->Name("BM_MakeReleaseUntracked");
+BENCHMARK_TEMPLATE(BM_MakeRelease, std::shared_ptr<long>, make_shared_long)
+    ->Name("BM_MakeSharedReleaseUntracked");
 
 // Heap bytes per object beyond sizeof(T), as the allocator counts them: counter
 // `overhead_bytes`. Rounding to malloc's 16-byte granule is included; malloc's own chunk header
@@ -110,23 +109,23 @@ void heap_overhead(benchmark::State& state, std::size_t value_size, Make make) {
 
 void BM_HeapOverheadRef(benchmark::State& state) {
   cyclegc::disable();  // the objects are all live; no collection needs to look at them
-  heap_overhead(state, sizeof(Node), [] { return cyclegc::make<Node>(); });
+  heap_overhead(state, sizeof(Node), make_node);
   cyclegc::enable();
 }
 BENCHMARK(BM_HeapOverheadRef)->Iterations(1);
 
 void BM_HeapOverheadSharedPtr(benchmark::State& state) {
-  heap_overhead(state, sizeof(SharedNode), [] { return std::make_shared<SharedNode>(); });
+  heap_overhead(state, sizeof(SharedNode), make_shared_node);
 }
 BENCHMARK(BM_HeapOverheadSharedPtr)->Iterations(1);
 
 void BM_HeapOverheadRefUntracked(benchmark::State& state) {
-  heap_overhead(state, sizeof(long), [] { return cyclegc::make<long>(1); });
+  heap_overhead(state, sizeof(long), make_long);
 }
 BENCHMARK(BM_HeapOverheadRefUntracked)->Iterations(1);
 
 void BM_HeapOverheadSharedPtrUntracked(benchmark::State& state) {
-  heap_overhead(state, sizeof(long), [] { return std::make_shared<long>(1); });
+  heap_overhead(state, sizeof(long), make_shared_long);
 }
 BENCHMARK(BM_HeapOverheadSharedPtrUntracked)->Iterations(1);
 
