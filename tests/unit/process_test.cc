@@ -58,8 +58,9 @@ TEST(Process, ForkedChildHasItsOwnWorkingCollector) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's collector did not collect on its own thread";
 }
 
+// Bounded, so that a child that hangs fails its test instead of stalling the suite.
 cyclegc::testing::ProgramRun run_helper(const std::string& args) {
-  return cyclegc::testing::run_shell(std::string(CYCLEGC_EXIT_HELPER) + " " + args);
+  return cyclegc::testing::run_shell("timeout 60 " + std::string(CYCLEGC_EXIT_HELPER) + " " + args);
 }
 
 TEST(Process, ExitRunsFinalizersOfUnreachableCycles) {
@@ -94,8 +95,7 @@ TEST(Process, ExitListsUncollectableObjectsWithDebugUncollectable) {
 // collector to park; glibc's malloc takes care of itself.
 TEST(Process, ForkJustAfterTheCollectorStartsDoesNotHang) {
   for (int i = 0; i < 40; ++i) {
-    cyclegc::testing::ProgramRun r =
-        cyclegc::testing::run_shell("timeout 20 " + std::string(CYCLEGC_EXIT_HELPER) + " fork");
+    cyclegc::testing::ProgramRun r = run_helper("fork");
     ASSERT_EQ(r.status, 0) << "run " << i << ": " << r.output;
     ASSERT_THAT(r.output, HasSubstr("child exited 0")) << "run " << i;
   }
