@@ -115,7 +115,7 @@ class RecordingVisitor final : public Visitor {
 
  private:
   void visit(const char*, std::size_t, Slot& slot) override {
-    ObjectHeader* r = slot.load(std::memory_order_acquire);
+    ObjectHeader* r = slot.header.load(std::memory_order_acquire);
     if (!r || !is_candidate(r)) return;
     GcLinks* l = r->links();
     if (prev_word(l) & kRefsMask) set_prev_word(l, prev_word(l) - 1);
@@ -158,6 +158,7 @@ std::size_t pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
       std::uint32_t word = h->strong.load(std::memory_order_relaxed);
       bool pinned = false;
       while ((word & ObjectHeader::kCountMask) != 0) {
+        check_strong(h, word);
         if (h->strong.compare_exchange_weak(word, (word + 1) & ~ObjectHeader::kDirty,
                                             std::memory_order_acquire, std::memory_order_relaxed)) {
           pinned = true;
@@ -344,7 +345,7 @@ void move_legacy_finalizers(GcLinks* garbage, GcLinks* finalizers) {
 
    private:
     void visit(const char*, std::size_t, Slot& slot) override {
-      ObjectHeader* r = slot.load(std::memory_order_acquire);
+      ObjectHeader* r = slot.header.load(std::memory_order_acquire);
       if (!r->type->tracked()) return;
       if (auto it = rest_.find(r->links()); it != rest_.end()) {
         list_move(*it, to_);
@@ -426,8 +427,9 @@ std::size_t handle_resurrected_objects(GcState& s, GcLinks* garbage, GcLinks* ol
 class ClearingVisitor final : public Visitor {
  private:
   void visit(const char*, std::size_t, Slot& slot) override {
-    if (ObjectHeader* r = slot.load(std::memory_order_relaxed)) {
-      slot.store(nullptr, std::memory_order_relaxed);
+    if (ObjectHeader* r = slot.header.load(std::memory_order_relaxed)) {
+      slot.header.store(nullptr, std::memory_order_relaxed);
+      slot.element = nullptr;
       decref(r);
     }
   }

@@ -54,7 +54,7 @@ class EdgeCollector final : public Visitor {
 
  private:
   void visit(const char* label, std::size_t index, Slot& slot) override {
-    if (ObjectHeader* r = slot.load(std::memory_order_acquire)) f_(label, index, r);
+    if (ObjectHeader* r = slot.header.load(std::memory_order_acquire)) f_(label, index, r);
   }
   F f_;
 };

@@ -8,6 +8,8 @@
 // thread-local list, and the outermost destruction frees them in a loop. A ten-million-node
 // chain therefore dies in constant stack depth.
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <new>
 #include <vector>
 
@@ -104,6 +106,15 @@ void destroy_now(ObjectHeader* h) noexcept {
 }
 
 }  // namespace
+
+void count_overflow(const ObjectHeader* h, const char* which) noexcept {
+  std::fprintf(stderr,
+               "cyclegc: the %s reference count of %s reached its limit (%u); stopping, because "
+               "a count that wrapped would free a live object\n",
+               which, debug_repr(h).c_str(),
+               which[0] == 's' ? ObjectHeader::kCountMask - 1 : ObjectHeader::kWeakCountMask - 1);
+  std::abort();
+}
 
 void* allocate_block(const TypeInfo& info) {
   return over_aligned(info) ? ::operator new(info.block_size, std::align_val_t(info.block_align))

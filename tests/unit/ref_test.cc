@@ -1,6 +1,7 @@
 // Ref, Weak, make and AnyRef: ownership and refcounting without the collector.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 #include "gc_fixture.h"
@@ -21,8 +22,9 @@ struct alignas(64) Wide {
 
 using RefTest = GcTest;
 
-TEST_F(RefTest, RefIsOneWordAndHeaderIsTwo) {
-  EXPECT_EQ(sizeof(Ref<Node>), sizeof(void*));
+TEST_F(RefTest, RefAndWeakAreTwoWordsLikeSharedPtrAndHeaderIsTwo) {
+  EXPECT_EQ(sizeof(Ref<Node>), sizeof(std::shared_ptr<Node>));
+  EXPECT_EQ(sizeof(Weak<Node>), sizeof(std::weak_ptr<Node>));
   EXPECT_EQ(sizeof(detail::ObjectHeader), 16u);
   EXPECT_EQ(detail::TypeInfoFor<Plain>::get().block_size, 16u + sizeof(Plain));
   EXPECT_EQ(detail::TypeInfoFor<Node>::get().block_size, 32u + sizeof(Node));

@@ -56,7 +56,7 @@ class AnyRef {
   Ref<T> as() const noexcept {
     if (!is<T>()) return Ref<T>();
     detail::ref_acquire(h_);
-    return Ref<T>::adopt(h_);
+    return Ref<T>::adopt(h_, static_cast<T*>(h_->value()));
   }
 
   friend bool operator==(const AnyRef& a, const AnyRef& b) noexcept { return a.h_ == b.h_; }

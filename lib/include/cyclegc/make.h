@@ -11,6 +11,7 @@
 #include "cyclegc/mutator.h"
 #include "cyclegc/ref.h"
 #include "cyclegc/type_info.h"
+#include "cyclegc/weak.h"
 
 namespace cyclegc {
 namespace detail {
@@ -33,8 +34,12 @@ Ref<T> make(Args&&... args) {
     detail::deallocate_block(block, info);
     throw;
   }
+  T* value = static_cast<T*>(h->value());
+  if constexpr (detail::RefFromThis<T>) {
+    detail::ref_from_this_base(value)->attach(h, value);
+  }
   if constexpr (Traceable<T>) detail::track(h);
-  return Ref<T>::adopt(h);
+  return Ref<T>::adopt(h, value);
 }
 
 }  // namespace cyclegc

@@ -85,6 +85,7 @@ inline bool ref_try_acquire(ObjectHeader* h,
   std::uint32_t s = h->strong.load(std::memory_order_relaxed);
   do {
     if ((s & ObjectHeader::kCountMask) == 0 || (s & refused)) return false;
+    check_strong(h, s);
   } while (!h->strong.compare_exchange_weak(s, (s + 1) | dirty, std::memory_order_acquire,
                                             std::memory_order_relaxed));
   return true;

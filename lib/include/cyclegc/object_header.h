@@ -54,10 +54,15 @@ struct ObjectHeader {
   //   kFinalized  finalize() has run (PEP 442: at most once)
   //   kDirty      a reference to the object was created, dropped or moved during a collection
   //   kTentative  the collector is deciding: Weak::lock() refuses, as for a condemned object
-  // Counts never reach 2^28, so increments and decrements cannot carry into the flags.
+  // Every increment checks the count it replaced and stops the program before the count could
+  // carry into the flags (count_overflow), so no overflow can ever free a live object.
   std::atomic<std::uint32_t> strong;
-  // Weak references plus one held collectively by all strong references, as in libstdc++'s
-  // shared_ptr: whoever drops it to zero frees the block.
+  // Low 29 bits: weak references plus one held collectively by all strong references, as in
+  // libstdc++'s shared_ptr: whoever drops it to zero frees the block. Top 3 bits: the
+  // condemnation epoch, advanced each time the collector condemns the object. A Weak remembers
+  // the epoch it was made in, so a weak reference made before a condemnation stays empty even
+  // when a finalizer resurrects the object, and one made afterwards works (CPython clears the
+  // old weakrefs of garbage and lets new ones be made).
   std::atomic<std::uint32_t> weak;
   const TypeInfo* type;
 
@@ -67,18 +72,42 @@ struct ObjectHeader {
   static constexpr std::uint32_t kFinalized = 1u << 30;
   static constexpr std::uint32_t kCondemned = 1u << 31;
 
+  static constexpr int kEpochShift = 29;
+  static constexpr std::uint32_t kWeakCountMask = (1u << kEpochShift) - 1;
+  static constexpr std::uint32_t kEpochMask = 7;
+
   std::uint32_t strong_count() const { return strong.load(std::memory_order_relaxed) & kCountMask; }
+  std::uint32_t epoch() const { return weak.load(std::memory_order_acquire) >> kEpochShift; }
   void* value() { return reinterpret_cast<char*>(this) + type->value_offset; }
   const void* value() const { return reinterpret_cast<const char*>(this) + type->value_offset; }
   GcLinks* links() { return reinterpret_cast<GcLinks*>(this) - 1; }
   static ObjectHeader* from_links(GcLinks* l) { return reinterpret_cast<ObjectHeader*>(l + 1); }
 };
 static_assert(sizeof(ObjectHeader) == 16, "the header must stay two words");
+static_assert(alignof(ObjectHeader) > ObjectHeader::kEpochMask,
+              "a Weak keeps the epoch in the low bits");
 static_assert(sizeof(GcLinks) == 16);
+
+// The two words of a Ref (ref.h) as the collector sees them: it reads `header` only; a
+// clearing visitor (garbage, which no other thread can reach) empties both.
+struct RefSlot {
+  std::atomic<ObjectHeader*> header{nullptr};
+  void* element = nullptr;
+};
+
+// Prints which count overflowed and aborts: a count that wrapped would free a live object.
+[[noreturn]] void count_overflow(const ObjectHeader* h, const char* which) noexcept;
 
 // Raw reference-count operations. Applications reach them through Ref, Weak and AnyRef, which
 // wrap them in the collector protocol (mutator.h); the collector calls them directly.
-inline void incref(ObjectHeader* h) { h->strong.fetch_add(1, std::memory_order_relaxed); }
+inline void check_strong(const ObjectHeader* h, std::uint32_t replaced) noexcept {
+  if ((replaced & ObjectHeader::kCountMask) >= ObjectHeader::kCountMask - 1) [[unlikely]] {
+    count_overflow(h, "strong");
+  }
+}
+inline void incref(ObjectHeader* h) noexcept {
+  check_strong(h, h->strong.fetch_add(1, std::memory_order_relaxed));
+}
 
 void destroy(ObjectHeader* h) noexcept;  // strong count reached zero
 void free_block(ObjectHeader* h) noexcept;
@@ -91,13 +120,21 @@ inline void decref(ObjectHeader* h) noexcept {
   if (release_is_last(h)) destroy(h);
 }
 
-inline void weak_incref(ObjectHeader* h) { h->weak.fetch_add(1, std::memory_order_relaxed); }
+// Returns the epoch the new weak reference belongs to.
+inline std::uint32_t weak_incref(ObjectHeader* h) noexcept {
+  const std::uint32_t old = h->weak.fetch_add(1, std::memory_order_relaxed);
+  if ((old & ObjectHeader::kWeakCountMask) >= ObjectHeader::kWeakCountMask - 1) [[unlikely]] {
+    count_overflow(h, "weak");
+  }
+  return old >> ObjectHeader::kEpochShift;
+}
 // A count of one is the caller's own reference, and no other can appear (a new one is made only
 // from an existing one), so the block is freed without a read-modify-write: the common case of
 // an object that never had a Weak, as libstdc++ does for shared_ptr.
 inline void weak_decref(ObjectHeader* h) noexcept {
-  if (h->weak.load(std::memory_order_acquire) == 1 ||
-      h->weak.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+  constexpr auto kMask = ObjectHeader::kWeakCountMask;
+  if ((h->weak.load(std::memory_order_acquire) & kMask) == 1 ||
+      (h->weak.fetch_sub(1, std::memory_order_acq_rel) & kMask) == 1) {
     free_block(h);
   }
 }
