@@ -311,7 +311,10 @@ std::size_t validate_unreachable(GcState& s, Analysis& a, GcLinks* garbage, GcLi
   for (GcLinks* l : a.unreachable) {
     ObjectHeader* h = ObjectHeader::from_links(l);
     if (prev_word(l) & kReachable) {
-      if (mark_tentative) h->strong.fetch_and(~ObjectHeader::kTentative, std::memory_order_release);
+      // A live object loses the flag this pass put on it: tentative in the first, condemned
+      // (set by condemn) when it was resurrected.
+      h->strong.fetch_and(mark_tentative ? ~ObjectHeader::kTentative : ~ObjectHeader::kCondemned,
+                          std::memory_order_release);
       call_hook(testing::HookPoint::kRevived, h);
       live.push_back(h);
       list_append(l, &revived);
@@ -375,8 +378,11 @@ Condemned condemn(GcLinks* garbage) {
   Condemned c;
   for (GcLinks* l = garbage->next; l != garbage; l = l->next) {
     ObjectHeader* h = ObjectHeader::from_links(l);
+    // The weak references made so far never lock again, even if a finalizer resurrects the
+    // object (weak.h); ordered before the flags by their release.
+    h->weak.fetch_add(1u << ObjectHeader::kEpochShift, std::memory_order_relaxed);
     // One read-modify-write: tentative is set (validation set it), and condemned is set only
-    // by the collector, on an object a finalizer resurrected in an earlier collection.
+    // on an object garbage() kept (DEBUG_SAVEALL) and the program took back.
     const bool condemned = h->strong.load(std::memory_order_relaxed) & ObjectHeader::kCondemned;
     h->strong.fetch_xor(ObjectHeader::kTentative | (condemned ? 0 : ObjectHeader::kCondemned),
                         std::memory_order_release);
@@ -413,6 +419,10 @@ std::size_t handle_resurrected_objects(GcState& s, GcLinks* garbage, GcLinks* ol
   subtract_refs(garbage, a);
   move_unreachable(garbage, a);
   const std::size_t reachable = a.reachable.size();
+  // Weak references made from now on work; those made before stay empty (the epoch moved on).
+  for (ObjectHeader* h : a.reachable) {
+    h->strong.fetch_and(~ObjectHeader::kCondemned, std::memory_order_release);
+  }
   promote_survivors(s, garbage, old, a);  // what a finalizer made reachable from outside
   await_quiescence();
   return reachable + validate_unreachable(s, a, garbage, old, /*mark_tentative=*/false);

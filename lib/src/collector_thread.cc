@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <mutex>
 #include <new>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "gc_state.h"
 #include "mutator_registry.h"
@@ -126,6 +128,39 @@ void after_fork_child() {
   c.mu.unlock();
 }
 
+// CPython's _PyGC_DumpShutdownStats: what garbage() still holds. With DEBUG_SAVEALL it holds
+// everything on purpose, and nothing is said. The list is printed by repr, as Python prints
+// the list; a repr that throws is printed as the object's address instead.
+void report_garbage_at_shutdown() {
+  GcState& s = state();
+  std::vector<AnyRef> garbage;
+  int debug;
+  {
+    std::lock_guard lock(s.mu);
+    garbage = s.garbage;
+    debug = s.debug;
+  }
+  if (garbage.empty() || (debug & DEBUG_SAVEALL)) return;
+  if (!(debug & DEBUG_UNCOLLECTABLE)) {
+    std::fprintf(stderr,
+                 "gc: %zu uncollectable objects at shutdown; use "
+                 "set_debug(DEBUG_UNCOLLECTABLE) to list them\n",
+                 garbage.size());
+    return;
+  }
+  std::string list;
+  for (const AnyRef& g : garbage) {
+    if (!list.empty()) list += ", ";
+    try {
+      list += g.repr();
+    } catch (...) {
+      list += debug_repr(g.header());
+    }
+  }
+  std::fprintf(stderr, "gc: %zu uncollectable objects at shutdown\n      [%s]\n", garbage.size(),
+               list.c_str());
+}
+
 // Runs at exit, after the program's own static destructors: the final collection CPython runs
 // at shutdown, the report of what is left, and the collector thread's orderly stop.
 struct ExitCollection {
@@ -142,19 +177,7 @@ struct ExitCollection {
       c.thread = nullptr;
     }
     run_collection(kNumGenerations - 1, Trigger::kExit, /*wait_if_running=*/true);
-    GcState& s = state();
-    std::lock_guard lock(s.mu);
-    if (s.garbage.empty()) return;
-    if (s.debug & DEBUG_UNCOLLECTABLE) {
-      for (const AnyRef& g : s.garbage) {
-        std::fprintf(stderr, "gc: uncollectable %s\n", debug_repr(g.header()).c_str());
-      }
-    } else {
-      std::fprintf(stderr,
-                   "gc: %zu uncollectable objects at shutdown; use "
-                   "set_debug(DEBUG_UNCOLLECTABLE) to list them\n",
-                   s.garbage.size());
-    }
+    report_garbage_at_shutdown();
   }
 } exit_collection;
 

@@ -1,14 +1,15 @@
 // Leaves a cycle unreachable at exit, for process_test.cc. Usage: exit_helper pep442|legacy
-// [--debug]. Under PEP 442 the final collection at exit must finalize and free the cycle; under
-// the legacy policy it stays uncollectable, which the exit report must say.
-// `exit_helper fork` instead forks just after the first tracked object started the collector
-// thread; the child makes objects and exits, which must not hang.
+// [--debug|--saveall]. Under PEP 442 the final collection at exit must finalize and free the cycle;
+// under the legacy policy it stays uncollectable, which the exit report must say. `exit_helper
+// fork` instead forks just after the first tracked object started the collector thread; the child
+// makes objects and exits, which must not hang.
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "cyclegc/cyclegc.h"
 
@@ -19,6 +20,7 @@ struct ExitNode {
   ~ExitNode() { std::printf("destroyed %s\n", name); }
   void trace(cyclegc::Visitor& v) const { v("next", next); }
   void finalize() { std::printf("finalized %s\n", name); }
+  std::string repr() const { return std::string("ExitNode(") + name + ")"; }
 };
 
 int main(int argc, char** argv) {
@@ -43,6 +45,8 @@ int main(int argc, char** argv) {
   if (argc > 2 && std::strcmp(argv[2], "--debug") == 0) {
     cyclegc::set_debug(cyclegc::DEBUG_UNCOLLECTABLE);
   }
+  if (argc > 2 && std::strcmp(argv[2], "--saveall") == 0)
+    cyclegc::set_debug(cyclegc::DEBUG_SAVEALL);
   auto a = cyclegc::make<ExitNode>("a");
   auto b = cyclegc::make<ExitNode>("b");
   a->next = b;

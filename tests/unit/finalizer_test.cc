@@ -146,6 +146,32 @@ TEST_F(FinalizerFixture, WeakRefsReadEmptyInFinalizers) {
   EXPECT_TRUE(observer_was_empty);
 }
 
+// CPython's test_gc: weakrefs to garbage are cleared before finalizers run and stay cleared,
+// but a weakref made to an object a finalizer resurrected works, until the object dies.
+TEST_F(FinalizerFixture, AWeakMadeToAResurrectedObjectLocks) {
+  Weak<Finalizing> before;
+  {
+    auto a = make<Finalizing>("a");
+    auto b = make<Finalizing>("b");
+    a->next = b;
+    b->next = a;
+    a->on_finalize = [](Finalizing& self) { lifeboat.push_back(self.next->next); };
+    before = a;
+  }
+  EXPECT_EQ(collect(), 0u);  // both resurrected: a reaches b
+  ASSERT_EQ(lifeboat.size(), 1u);
+  EXPECT_FALSE(before.lock());
+  EXPECT_TRUE(before.expired());
+  Weak<Finalizing> after = lifeboat[0];
+  EXPECT_FALSE(after.expired());
+  EXPECT_EQ(after.lock(), lifeboat[0]);
+  Weak<Finalizing> copy_of_before = before;  // a copy stays what it was made from
+  EXPECT_FALSE(copy_of_before.lock());
+  lifeboat.clear();
+  EXPECT_EQ(collect(), 2u);  // unreachable again: no finalizer left to run
+  EXPECT_FALSE(after.lock());
+}
+
 TEST_F(FinalizerFixture, FinalizerMayCallCollect) {
   std::size_t inner = 99;
   make_pair_cycle([&](Finalizing&) { inner = collect(); });

@@ -82,11 +82,25 @@ TEST(Process, ExitCountsUncollectableObjects) {
   EXPECT_THAT(run.output, Not(HasSubstr("finalized")));
 }
 
+// CPython's shutdown report: the exit collection prints each object it finds uncollectable
+// (type and address), then the count and the garbage list by repr, once.
 TEST(Process, ExitListsUncollectableObjectsWithDebugUncollectable) {
   auto run = run_helper("legacy --debug");
   EXPECT_EQ(run.status, 0);
   EXPECT_THAT(run.output, ::testing::ContainsRegex("gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"
-                                                   "gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"));
+                                                   "gc: uncollectable <ExitNode 0x[0-9a-f]+>\n"
+                                                   "gc: 2 uncollectable objects at shutdown\n"
+                                                   "      \\[ExitNode\\([ab]\\), "
+                                                   "ExitNode\\([ab]\\)\\]\n"));
+  EXPECT_THAT(run.output, Not(HasSubstr("to list them")));
+}
+
+// With DEBUG_SAVEALL every garbage object lands in garbage() on purpose: CPython says nothing.
+TEST(Process, ExitSaysNothingOfSavedGarbage) {
+  auto run = run_helper("pep442 --saveall");
+  EXPECT_EQ(run.status, 0);
+  EXPECT_THAT(run.output, HasSubstr("main returns\n"));
+  EXPECT_THAT(run.output, Not(HasSubstr("uncollectable")));
 }
 
 // fork() right after the collector thread started: the thread allocates while it starts (and

@@ -43,8 +43,12 @@ inline constexpr int DEBUG_SAVEALL = 32;       // keep all garbage in garbage() 
 inline constexpr int DEBUG_LEAK = DEBUG_COLLECTABLE | DEBUG_UNCOLLECTABLE | DEBUG_SAVEALL;
 
 // Runs a collection of `generation` (0..2) and all younger ones on the calling thread. Returns
-// the number of unreachable objects found (collected plus uncollectable). A call made while a
-// collection is running (from a finalizer, or another thread) returns 0 at once.
+// the number of unreachable objects found (collected plus uncollectable). Called from inside a
+// collection (a finalizer, a destructor of garbage, a callback) it returns 0 at once, as
+// CPython's does. Called while another thread's collection runs, it waits for that one to end
+// and then runs its own: in CPython the GIL makes that case rare, while here the background
+// collector is usually the one running, and the caller wants a collection that saw its latest
+// changes, not a 0.
 std::size_t collect(int generation = 2);
 
 // Automatic collection (the threshold and bytes triggers). Explicit requests — collect(),
