@@ -96,7 +96,9 @@ void set_flag(GcLinks* l, std::uintptr_t flag) { set_prev_word(l, prev_word(l) |
 // The state of one trial deletion: the edges between candidates, in one array where candidate
 // i's run from starts[i] to starts[i + 1], and the candidates found reachable and unreachable.
 struct Analysis {
-  bool concurrent = false;
+  bool concurrent = false;     // other threads may be changing containers: do not read them
+  bool met_container = false;  // a trace reached a container (read or not)
+  std::size_t unreadable = 0;  // candidates kept because part of them could not be read
   std::vector<ObjectHeader*> edges;
   std::vector<std::uint32_t> starts;  // by candidate index, and one past the last
   std::vector<GcLinks*> unreachable;
@@ -109,7 +111,14 @@ class RecordingVisitor final : public Visitor {
   // Traces one candidate; returns false when part of it could not be read.
   bool record(ObjectHeader* h) {
     untraceable_ = false;
+    met_container_ = false;
     trace(h, *this);
+    if (met_container_) {
+      a_.met_container = true;
+      if (!h->type->reads_containers.load(std::memory_order_relaxed)) {
+        h->type->reads_containers.store(true, std::memory_order_relaxed);
+      }
+    }
     return !untraceable_;
   }
 
@@ -138,11 +147,15 @@ void detach_generations(GcState& s, int generation, GcLinks* young) {
 // destroyed by another thread; it goes back to `old`, where that thread will unlink it. The
 // list is walked in short batches under the lock, because such a thread may be unlinking a
 // candidate that has not been reached yet; `cursor` is always a pinned node, which nobody else
-// unlinks. Returns how many were pinned.
-std::size_t pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
+// unlinks.
+struct Pinned {
+  std::size_t count = 0;
+  bool reads_containers = false;  // a candidate's type is known to reach containers
+};
+Pinned pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
   constexpr int kBatch = 1024;
   GcLinks* cursor = young;
-  std::size_t pinned_total = 0;
+  Pinned pinned_total;
   for (;; yield_to_mutators(s)) {
     std::lock_guard lock(s.mu);
     s.collector_batch.store(true, std::memory_order_relaxed);
@@ -171,7 +184,8 @@ std::size_t pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
       }
       set_prev_word(l, kCollecting | (word & ObjectHeader::kCountMask));
       cursor = l;
-      ++pinned_total;
+      ++pinned_total.count;
+      pinned_total.reads_containers |= h->type->reads_containers.load(std::memory_order_relaxed);
     }
   }
 }
@@ -193,10 +207,36 @@ void subtract_refs(GcLinks* list, Analysis& a) {
     a.starts.push_back(static_cast<std::uint32_t>(a.edges.size()));
     // An object that could not be read completely keeps everything alive this round: it is a
     // root, and the references it holds that were not seen were not subtracted.
-    if (!visitor.record(ObjectHeader::from_links(l))) set_flag(l, kRoot);
+    if (!visitor.record(ObjectHeader::from_links(l))) {
+      set_flag(l, kRoot);
+      ++a.unreadable;
+    }
     call_hook(testing::HookPoint::kTraced, ObjectHeader::from_links(l));
   }
   a.starts.push_back(static_cast<std::uint32_t>(a.edges.size()));
+}
+
+// subtract_refs over the candidates, with the other threads stopped at safepoints when that is
+// what reading their containers takes (mutator_registry.cc): when a candidate's type is known
+// to reach containers, the threads are stopped first; when a type meets its first container in
+// a concurrent pass, that pass is redone under a stop, its counts recorded afresh while nothing
+// moves (update_refs_pinned). A stop that cannot be had leaves containers unread: their owners
+// are roots this round, counted in a.unreadable.
+void trace_candidates(GcLinks* young, Analysis& a, bool reads_containers) {
+  constexpr auto kPatience = std::chrono::milliseconds(2);
+  bool stopped = a.concurrent && reads_containers && stop_mutators(kPatience);
+  if (stopped) a.concurrent = false;
+  subtract_refs(young, a);
+  if (a.concurrent && a.met_container && stop_mutators(kPatience)) {
+    stopped = true;
+    a.concurrent = false;
+    a.edges.clear();
+    a.starts.clear();
+    a.unreadable = 0;
+    update_refs_pinned(young);
+    subtract_refs(young, a);
+  }
+  if (stopped) resume_mutators();
 }
 
 // Marks everything reachable from the objects on `stack` over the recorded edges. Only objects
@@ -510,6 +550,7 @@ std::size_t handle_legacy_finalizers(GcState& s, GcLinks* finalizers, GcLinks* o
 struct Result {
   std::size_t collected = 0;
   std::size_t uncollectable = 0;
+  std::size_t unreadable = 0;
 };
 
 // What happens to garbage after it is condemned: user code (finalizers and destructors) runs
@@ -524,6 +565,12 @@ void finish_garbage(GcState& s, GcLinks* garbage, bool any_finalizer, GcLinks* o
 }
 
 thread_local bool t_in_collection = false;
+
+}  // namespace
+
+bool collecting_on_this_thread() noexcept { return t_in_collection; }
+
+namespace {
 
 Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   GcLinks young, garbage, finalizers;
@@ -556,12 +603,12 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   a.concurrent = other_mutators() > 0;
   // Reserved, not grown: growing would copy millions of entries, while pages reserved and never
   // used cost nothing (between them, reachable and unreachable list each candidate once).
-  const std::size_t candidates = pin_candidates(s, &young, old);
-  a.starts.reserve(candidates + 1);
-  a.edges.reserve(candidates);
-  a.reachable.reserve(candidates);
-  a.unreachable.reserve(candidates);
-  subtract_refs(&young, a);
+  const Pinned pinned = pin_candidates(s, &young, old);
+  a.starts.reserve(pinned.count + 1);
+  a.edges.reserve(pinned.count);
+  a.reachable.reserve(pinned.count);
+  a.unreachable.reserve(pinned.count);
+  trace_candidates(&young, a, pinned.reads_containers);
   move_unreachable(&young, a);
   account_long_lived(s, generation, a.reachable.size());
   promote_survivors(s, &young, old, a);
@@ -572,6 +619,7 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   const Condemned condemned = condemn(&garbage);
   Result r;
   r.collected = condemned.count;
+  r.unreadable = a.unreadable;
   if (executor) {
     std::promise<void> done;
     executor([&] {
@@ -637,10 +685,17 @@ std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running
     ++stats.collections;
     stats.collected += r.collected;
     stats.uncollectable += r.uncollectable;
+    stats.unreadable += r.unreadable;
     ++stats.by_trigger[static_cast<int>(trigger)];
     if (s.debug & DEBUG_STATS) {
       double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (r.unreadable > 0) {
+        std::fprintf(stderr,
+                     "gc: %zu objects kept alive unread: containers of threads that reached no "
+                     "safepoint, or a busy Guarded\n",
+                     r.unreadable);
+      }
       if (r.collected + r.uncollectable == 0) {
         std::fprintf(stderr, "gc: done, %.4fs elapsed\n", elapsed);
       } else {
@@ -649,7 +704,8 @@ std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running
       }
     }
   }
-  invoke_callbacks(s, Phase::kStop, {generation, r.collected, r.uncollectable, trigger});
+  invoke_callbacks(s, Phase::kStop,
+                   {generation, r.collected, r.uncollectable, trigger, r.unreadable});
   t_in_collection = false;
   {
     std::lock_guard lock(s.mu);

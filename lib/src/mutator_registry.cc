@@ -1,4 +1,7 @@
-// Grace periods without stopping threads. An application thread brackets each reference
+// Grace periods without stopping threads, and stops at safepoints when a collection must read
+// containers.
+//
+// Grace periods. An application thread brackets each reference
 // operation with two relaxed stores to its own counter (odd inside). The collector announces a
 // collection with g_collecting, then calls membarrier(2): every running thread executes a full
 // barrier at some point during the call, so afterwards (a) each thread sees the announcement in
@@ -7,6 +10,15 @@
 // counter is even was outside any operation; one whose counter is odd is waited for until the
 // counter changes. When every thread has been seen outside, no operation that could have missed
 // the announcement is still running.
+//
+// Stops. A container moves or frees its storage as it changes, so the collector reads one only
+// while no thread can be changing it: while every other registered thread is parked at a
+// safepoint (make<>) or blocked in a wait. The collector raises g_stop_requested; a thread
+// that reaches a safepoint parks on the registry's condition variable until the stop ends; a
+// thread that leaves a wait during a stop parks before it returns to the program. A thread
+// that is neither is waited for, but not for long: the collection gives up after a patience and
+// keeps the objects it could not read, and it does not try again until that thread has passed a
+// safepoint since (stop_mutators). A thread that registers during a stop waits for its end.
 #include "mutator_registry.h"
 
 #include <linux/membarrier.h>
@@ -17,6 +29,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -29,8 +42,10 @@
 
 namespace cyclegc::detail {
 
-thread_local MutatorRecord t_mutator __attribute__((tls_model("initial-exec"))) = {{0}, 0, false};
+thread_local MutatorRecord t_mutator
+    __attribute__((tls_model("initial-exec"))) = {{0}, 0, false, false, {0}, {false}, false};
 std::atomic<int> g_collecting{0};
+std::atomic<bool> g_stop_requested{false};
 
 namespace {
 
@@ -40,6 +55,12 @@ struct Registry {
   MutatorRecord* collector = nullptr;
   pthread_key_t exit_key;
   int barrier_cmd = 0;  // the membarrier command that works here, 0 before the first use
+  // The stop in progress (g_stop_requested mirrors `stopping` for the lock-free fast path).
+  bool stopping = false;
+  std::condition_variable stop_changed;
+  // The thread the last failed stop waited for in vain, and its safepoint count then.
+  MutatorRecord* straggler = nullptr;
+  std::uint64_t straggler_safepoints = 0;
 };
 
 // Blocks freed during a collection, as a lock-free stack (pushes race; the collector takes the
@@ -60,6 +81,15 @@ void set_retired_next(ObjectHeader* h, ObjectHeader* next) {
   std::memcpy(link_word(h), &next, sizeof next);
 }
 
+// Spins of waits that are usually short (a parked thread, a stop being reached), before a
+// thread sleeps: a few tens of microseconds.
+constexpr int kSpins = 2000;
+void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 void deallocate(ObjectHeader* h) {
   const TypeInfo& info = *h->type;
   void* block = reinterpret_cast<char*>(h) - info.block_offset;
@@ -77,6 +107,8 @@ Registry& registry() {
 
 void unregister_at_exit(void* record) {
   flush_pending_unlinks();  // this thread's last dead objects
+  // Past its thread_local destructors, an exiting thread changes nothing: a stop need not wait.
+  static_cast<MutatorRecord*>(record)->blocked.store(true, std::memory_order_seq_cst);
   Registry& r = registry();
   std::lock_guard lock(r.mu);
   auto& v = r.records;
@@ -114,12 +146,14 @@ void memory_barrier_all_threads() {
 
 void register_mutator() {
   Registry& r = registry();
-  std::lock_guard lock(r.mu);
+  std::unique_lock lock(r.mu);
   static const bool key_ready = [&r] {
     pthread_key_create(&r.exit_key, unregister_at_exit);
     return true;
   }();
   (void)key_ready;
+  link_blocking_calls();
+  r.stop_changed.wait(lock, [&r] { return !r.stopping; });  // no thread joins during a stop
   t_mutator.registered = true;
   r.records.push_back(&t_mutator);
   pthread_setspecific(r.exit_key, &t_mutator);
@@ -181,6 +215,83 @@ void retire_or_free(ObjectHeader* h) noexcept {
   deallocate(h);
 }
 
+bool at_safepoint_now() noexcept {
+  const MutatorRecord& m = t_mutator;
+  return m.registered && !m.exempt && !m.parked && m.depth == 0 && !destroying_on_this_thread() &&
+         !collecting_on_this_thread();
+}
+
+void reach_safepoint() noexcept {
+  if (!at_safepoint_now()) return;  // inside a destructor, an operation or a collection
+  MutatorRecord& m = t_mutator;
+  Registry& r = registry();
+  std::unique_lock lock(r.mu);
+  if (!r.stopping) return;
+  m.parked = true;
+  lock.unlock();
+  r.stop_changed.notify_all();
+  // A stop for a young collection lasts tens of microseconds, less than falling asleep and
+  // being woken: spin on the flag for about that long first.
+  for (int i = 0; i < kSpins && g_stop_requested.load(std::memory_order_acquire); ++i) pause();
+  lock.lock();
+  r.stop_changed.wait(lock, [&r] { return !r.stopping; });
+  m.parked = false;
+}
+
+bool stop_mutators(std::chrono::microseconds patience) {
+  Registry& r = registry();
+  std::unique_lock lock(r.mu);
+  const auto registered = [&r](MutatorRecord* m) {
+    return std::find(r.records.begin(), r.records.end(), m) != r.records.end();
+  };
+  if (r.straggler && registered(r.straggler) &&
+      r.straggler->safepoints.load(std::memory_order_relaxed) == r.straggler_safepoints) {
+    return false;  // it would hold every other thread up for the patience, and fail again
+  }
+  r.straggler = nullptr;
+  r.stopping = true;
+  g_stop_requested.store(true, std::memory_order_seq_cst);
+  // seq_cst pairs with the thread's store of `blocked` and load of g_stop_requested on its way
+  // out of a wait (blocking_calls.cc): either this sees it still blocked, or it sees the stop.
+  const auto running = [&r]() -> MutatorRecord* {
+    for (MutatorRecord* m : r.records) {
+      if (m == &t_mutator || m->exempt || m->parked) continue;
+      if (!m->blocked.load(std::memory_order_seq_cst)) return m;
+    }
+    return nullptr;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  for (int i = 0; i < kSpins && running(); ++i) {  // threads that allocate get there at once
+    lock.unlock();
+    pause();
+    lock.lock();
+  }
+  while (MutatorRecord* m = running()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      r.straggler = m;
+      r.straggler_safepoints = m->safepoints.load(std::memory_order_relaxed);
+      r.stopping = false;
+      g_stop_requested.store(false, std::memory_order_relaxed);
+      lock.unlock();
+      r.stop_changed.notify_all();
+      return false;
+    }
+    // Polled: a thread entering a wait does not notify.
+    r.stop_changed.wait_for(lock, std::chrono::microseconds(20));
+  }
+  return true;
+}
+
+void resume_mutators() {
+  Registry& r = registry();
+  {
+    std::lock_guard lock(r.mu);
+    r.stopping = false;
+    g_stop_requested.store(false, std::memory_order_relaxed);
+  }
+  r.stop_changed.notify_all();
+}
+
 std::size_t other_mutators() {
   Registry& r = registry();
   std::lock_guard lock(r.mu);
@@ -194,6 +305,7 @@ void set_collector_thread_is_current() {
   Registry& r = registry();
   std::lock_guard lock(r.mu);
   r.collector = &t_mutator;
+  t_mutator.exempt = true;
 }
 
 void registry_before_fork() { registry().mu.lock(); }
@@ -203,6 +315,9 @@ void registry_after_fork_child() {
   r.records.clear();  // only this thread exists in the child
   if (t_mutator.registered) r.records.push_back(&t_mutator);
   r.collector = nullptr;
+  r.stopping = false;  // a stop in the parent is not the child's
+  r.straggler = nullptr;
+  g_stop_requested.store(false, std::memory_order_relaxed);
   r.mu.unlock();
 }
 

@@ -2,6 +2,7 @@
 // used references, and waiting for a grace period across all of them.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 #include "cyclegc/object_header.h"
@@ -15,6 +16,23 @@ void begin_collecting();
 // visible, and every operation still to come will see the collector's latest writes.
 void await_quiescence();
 void end_collecting();
+
+// Stops every other registered thread at a safepoint (make<>, or a wait), so that the caller
+// may read containers: returns true once all are parked or blocked, and the stop lasts until
+// resume_mutators(). Returns false, stopping nothing, when a thread did not get there within
+// `patience` — or at once, when the thread that failed the last stop has passed no safepoint
+// since.
+bool stop_mutators(std::chrono::microseconds patience);
+void resume_mutators();
+// What makes a make<>() call not a safepoint: the thread is running a destructor (a container
+// may be in the middle of erasing) or a collection (object_lifetime.cc, collector.cc).
+bool destroying_on_this_thread() noexcept;
+bool collecting_on_this_thread() noexcept;
+// Whether the calling thread, a registered one, is at a safepoint where it stands.
+bool at_safepoint_now() noexcept;
+// Does nothing; calling it makes a static link take blocking_calls.cc, whose definitions no
+// program calls by name.
+void link_blocking_calls();
 
 // Live threads, other than the caller and the collector thread, that have used references:
 // when there are none, plain containers can be traced (nothing can be mutating them).

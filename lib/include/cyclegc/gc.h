@@ -131,6 +131,9 @@ struct GenerationStats {
   std::size_t collections = 0;
   std::size_t collected = 0;
   std::size_t uncollectable = 0;
+  // Objects kept alive because part of them could not be read: containers while another
+  // thread that uses cyclegc was running and never reached a safepoint, or a busy Guarded.
+  std::size_t unreadable = 0;
   std::array<std::size_t, kNumTriggers> by_trigger{};  // collections, by Trigger
 };
 std::array<GenerationStats, kNumGenerations> get_stats();
@@ -142,6 +145,7 @@ struct CollectionInfo {
   std::size_t collected = 0;      // 0 at start
   std::size_t uncollectable = 0;  // 0 at start
   Trigger trigger = Trigger::kExplicit;
+  std::size_t unreadable = 0;  // 0 at start; see GenerationStats::unreadable
 };
 using Callback = std::function<void(Phase, const CollectionInfo&)>;
 using CallbackId = std::uint64_t;

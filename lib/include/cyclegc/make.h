@@ -26,6 +26,7 @@ Ref<T> make(Args&&... args) {
   const detail::TypeInfo& info = Info::get();
   // A thread that creates objects may go on to change them: the collector must know it exists.
   if (!detail::t_mutator.registered) detail::register_mutator();
+  detail::safepoint();
   char* block = static_cast<char*>(detail::allocate_block(info));
   auto* h = new (block + Info::kHeaderFromStart) detail::ObjectHeader{{1}, {1}, &info};
   try {

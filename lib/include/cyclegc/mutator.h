@@ -19,14 +19,34 @@ struct MutatorRecord {
   std::atomic<std::uint64_t> seq;  // odd while the thread is inside an OpScope
   std::uint32_t depth;             // OpScopes nest when destructors run inside one
   bool registered;
+  bool exempt;  // the background collector thread: never parks, never waited for
+  // Safepoints (mutator_registry.cc): how many the thread has passed, whether it is blocked in
+  // a wait (blocking_calls.cc), and whether it is parked, waiting for a collection to read
+  // containers (written under the registry lock).
+  std::atomic<std::uint64_t> safepoints;
+  std::atomic<bool> blocked;
+  bool parked;
 };
 
 // Initial-exec TLS: one %fs-relative access, no __tls_get_addr call on the fast path.
 extern thread_local MutatorRecord t_mutator __attribute__((tls_model("initial-exec")));
 // Non-zero while some collection needs application threads to report touches.
 extern std::atomic<int> g_collecting;
+// Set while a collection asks every thread to stop at its next safepoint.
+extern std::atomic<bool> g_stop_requested;
 
 void register_mutator();
+void reach_safepoint() noexcept;
+
+// A safepoint: the calling thread is not in the middle of changing any container, so a
+// collection may read containers while it waits here. make<>() is one (CPython's rule that a
+// collection may run at any allocation), and so is every blocking wait (blocking_calls.cc).
+inline void safepoint() noexcept {
+  MutatorRecord& m = t_mutator;
+  m.safepoints.store(m.safepoints.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (g_stop_requested.load(std::memory_order_relaxed)) [[unlikely]]
+    reach_safepoint();
+}
 
 class OpScope {
  public:

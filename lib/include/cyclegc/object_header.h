@@ -34,6 +34,9 @@ struct TypeInfo {
   void (*finalize)(void* value);                 // null: no finalizer
   void (*destroy)(void* value) noexcept;         // runs ~T()
   std::string (*repr)(const void* value);        // null: "<Type 0x...>"
+  // Learned by the collector the first time a trace of this type reaches a container: from
+  // then on, while other threads run, its objects are traced only while they are stopped.
+  mutable std::atomic<bool> reads_containers{false};
   bool tracked() const { return trace != nullptr; }
 };
 
