@@ -2,9 +2,11 @@
 # The port of tests/port/scene_shared_ptr.cc must be the original with the renames of
 # renames.sed, plus cyclegc's include and the trace members, and nothing else; the original
 # must leak its scene graphs and the port free them while it runs.
-# Usage: port_test.sh SOURCE_DIR ORIGINAL_PROGRAM PORTED_PROGRAM
+# Usage: port_test.sh SOURCE_DIR ORIGINAL_PROGRAM PORTED_PROGRAM [sanitized]
+# In a sanitizer build only the renames and the leak are checked: how much the port frees as
+# it runs depends on thread timing the sanitizer changes (tests/unit/gc_fixture.h, kSanitized).
 set -euo pipefail
-src=$1 original=$2 port=$3
+src=$1 original=$2 port=$3 sanitized=${4:-}
 
 # The port, less what a port adds: the include, and each trace member (one line, or up to the
 # closing brace at its indentation).
@@ -29,9 +31,11 @@ fi
 share() {  # destroyed / nodes, from the program's last line
   "$1" 1000 | awk '{ printf "%.4f", $6 / $4 }'
 }
-leaked=$(share "$original")
+# The original leaks by design; LeakSanitizer, in the ASan build, would fail it for that.
+leaked=$(ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" share "$original")
 freed=$(share "$port")
 echo "std::shared_ptr original: $leaked of its nodes destroyed; cyclegc port: $freed"
+[ -n "$sanitized" ] && freed=1
 awk -v l="$leaked" -v f="$freed" 'BEGIN { exit !(l < 0.05 && f >= 0.5) }' || {
   echo "FAIL: expected the original to leak (< 5% destroyed) and the port to free >= 50% as it runs"
   exit 1

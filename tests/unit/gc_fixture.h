@@ -38,6 +38,17 @@ struct Tree {
   }
 };
 
+// Whether this is a sanitizer build. Under ThreadSanitizer the sanitizer's interceptors take
+// some waits before libcyclegc sees them (lib/src/blocking_calls.cc), and every sanitizer
+// slows threads unevenly: how much garbage background collections free as a program runs is
+// asserted in the normal build, while sanitizer builds check that what runs is safe.
+constexpr bool kSanitized =
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+    true;
+#else
+    false;
+#endif
+
 // Polls `done` for up to ten seconds: background work finishes when the collector thread gets
 // to it, not at a known time.
 template <class F>
