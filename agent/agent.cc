@@ -77,7 +77,8 @@ void on_collection(Phase phase, const CollectionInfo& info) {
   constexpr std::size_t kKept = 1000;
   g_agent->collections.push_back(
       {trigger_name(info.trigger), info.generation, info.collected, info.uncollectable,
-       std::chrono::duration<double>(Clock::now() - g_agent->collection_start).count()});
+       std::chrono::duration<double>(Clock::now() - g_agent->collection_start).count(),
+       info.unreadable});
   if (g_agent->collections.size() > kKept) g_agent->collections.pop_front();
 }
 

@@ -7,9 +7,10 @@
 //   begin_collecting    threads start reporting touches; wait for a grace period
 //   pin_candidates      take a reference to each candidate (so none is destroyed while the
 //                       collection reads it), record its count as gc_refs, clear its dirty bit
-//   subtract_refs       gc_refs -= 1 for each reference from another candidate; each edge
-//                       between candidates is recorded once, so every later phase reasons
-//                       about the same edges
+//   trace_candidates    subtract_refs: gc_refs -= 1 for each reference from another
+//                       candidate; each edge between candidates is recorded once, so every
+//                       later phase reasons about the same edges. When candidates hold
+//                       containers and other threads run, it stops them at safepoints first
 //   move_unreachable    candidates with gc_refs > 0, and all they reach, are reachable
 //   promote_survivors   reachable candidates move to the next generation
 //   await_quiescence    every operation that started during the analysis has finished
@@ -20,7 +21,8 @@
 //                       become uncollectable
 //   condemn             garbage is condemned: weak references read empty from now on
 //   finalize_garbage    finalize() runs once per object (PEP 442)
-//   handle_resurrected  trial deletion again: what a finalizer made reachable survives
+//   handle_resurrected  trial deletion again: what a finalizer made reachable survives, no
+//                       longer condemned (weak references made from then on work)
 //   delete_garbage      each garbage object's Ref fields are cleared, then the collector drops
 //                       its references and refcounting frees the objects
 //   end_collecting      blocks freed during the collection are released
@@ -50,8 +52,22 @@
 // collection. The collector also reads the header of any object a candidate's field points to;
 // such an object may be freed concurrently, so while a collection runs, freed blocks are retired
 // instead of returned to the allocator (the decision, too, sits inside an OpScope covered by the
-// grace period). Plain standard containers are not read at all while another thread may be
-// mutating them (visitor.h); Guarded<T> makes them traceable.
+// grace period). A container (visitor.h) is read only when no other thread can be changing it:
+// when no other thread uses cyclegc, or while every other registered thread is stopped — parked
+// at a safepoint or blocked in a wait (mutator_registry.cc). A safepoint is a call to make<>()
+// outside any destructor, where std containers are never mid-change (CPython's rule that a
+// collection may run at any allocation); a thread registers with its first reference
+// operation, and cannot register during a stop. Otherwise the object counts as a root this
+// round (counted as unreadable); Guarded<T> is read under its lock.
+//
+// Why stopping keeps the argument true. While the threads are stopped nothing changes: no
+// operation is in progress (a parked or blocked thread is outside every OpScope), so the
+// edges read are exactly those of that moment, and a pass redone under a stop records each
+// count afresh with its dirty bit cleared (update_refs_pinned), as pinning would at that
+// moment. The argument above then holds with "pinned" read as "counted". After the stop,
+// containers may change again, but only through access to their owner: garbage is
+// unreachable at the moment of the stop, and a container of a garbage object can only be
+// reached through a reference — which only garbage holds — so no thread changes one.
 //
 // Every traversal is iterative, so graph depth never grows the C++ stack.
 #include <chrono>

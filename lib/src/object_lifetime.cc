@@ -179,11 +179,12 @@ bool count_bytes(GcState& s, std::size_t bytes) {
 // Pacing: a thread that makes garbage faster than the background collector frees it would grow
 // the heap without bound. Once generation 0 holds kPacingFactor times its threshold, the
 // allocating thread runs the collection itself, after the one in progress — the only case in
-// which an application thread waits, and it bounds memory. Four: tests/bench/folder_bench.cc
-// measured 64 (peak RSS 2.5x that of collecting on the allocating thread, 93% of the garbage
-// freed by the end of a 100k-tree loop), 8 (1.2x, 98.7%) and 4 (1.1x, 99.7%) on two cores.
+// which an application thread waits, and it bounds memory. Two: tests/bench/folder_bench.cc
+// measured, on two cores, for a 100k-tree loop: 64 (peak RSS 2.5x that of collecting on the
+// allocating thread, 93% of the garbage freed by the loop's end), 8 (1.2x, 98.7%), 4 (1.1x,
+// 98.9-99.7%) and 2 (1.05x, 99.4-99.6%).
 void track(ObjectHeader* h) {
-  constexpr long kPacingFactor = 4;
+  constexpr long kPacingFactor = 2;
   GcState& s = state();
   bool over_threshold, must_pace, enabled;
   {

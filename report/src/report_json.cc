@@ -205,11 +205,9 @@ std::string to_json(const Report& r) {
                   {"options", r.process.options}, {"stack_method", r.process.stack_method},
                   {"reason", r.process.reason},   {"time", r.process.time}};
   j["collections"] = array_of(r.collections, [](const Collection& c) {
-    return json{{"trigger", c.trigger},
-                {"generation", c.generation},
-                {"collected", c.collected},
-                {"uncollectable", c.uncollectable},
-                {"elapsed_s", c.elapsed_s}};
+    return json{{"trigger", c.trigger},     {"generation", c.generation},
+                {"collected", c.collected}, {"uncollectable", c.uncollectable},
+                {"elapsed_s", c.elapsed_s}, {"unreadable", c.unreadable}};
   });
   j["objects"] = array_of(r.objects, [](const Object& o) {
     return json{{"id", o.id},
@@ -283,10 +281,13 @@ absl::StatusOr<Report> from_json(const std::string& text) {
                  read<std::string>(p, "$.process", "time")};
     r.collections =
         read_array<Collection>(j, root, "collections", [](const json& v, const std::string& at) {
-          return Collection{read<std::string>(v, at, "trigger"), read<int>(v, at, "generation"),
-                            read<std::uint64_t>(v, at, "collected"),
-                            read<std::uint64_t>(v, at, "uncollectable"),
-                            read<double>(v, at, "elapsed_s")};
+          return Collection{
+              read<std::string>(v, at, "trigger"), read<int>(v, at, "generation"),
+              read<std::uint64_t>(v, at, "collected"), read<std::uint64_t>(v, at, "uncollectable"),
+              read<double>(v, at, "elapsed_s"),
+              // Added within version 1: a report written before has none.
+              v.is_object() && v.contains("unreadable") ? read<std::uint64_t>(v, at, "unreadable")
+                                                        : 0};
         });
     r.objects = read_array<Object>(j, root, "objects", [](const json& v, const std::string& at) {
       return Object{read<int>(v, at, "id"),

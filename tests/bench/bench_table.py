@@ -130,6 +130,9 @@ def main(bench_dir, cpython_script, out_json):
     pause = run_benchmark(bench_dir, "pause_bench", "--benchmark_repetitions=3",
                           "--benchmark_report_aggregates_only=true")
     agent = run_benchmark(bench_dir, "agent_bench")
+    # Peak RSS is per process: each Folder loop runs alone (and 3 times: the share freed by the
+    # loop's end depends on where the collector happens to be).
+    folder = run_isolated(bench_dir, "folder_bench", lambda test: 3)
     cpython = {}
     for n in COLLECT_SIZES:
         log(f"{cpython_script} {n} (x{CPYTHON_REPEATS})")
@@ -192,6 +195,20 @@ def main(bench_dir, cpython_script, out_json):
                   quiet["max_pause_us"], 1e-9), "<= 1000 us",
               busy["max_pause_us"] <= 1000 if alloc == 0 else None, "us")
 
+    loop = "BM_FolderLoop/trees:{}/background:{}/threads:{}/iterations:1/real_time"
+    for trees in (100_000, 1_000_000):
+        for threads in (1, 4):
+            bg = folder[loop.format(trees, 1, threads)]
+            inline = folder[loop.format(trees, 0, threads)]
+            who = "one thread" if threads == 1 else f"{threads} threads building"
+            t.add(f"README Folder loop, {trees:,} trees, {who}: share of garbage freed while it "
+                  "runs (background collector; baseline: set_background(false))",
+                  bg["freed_share"] * 100, inline["freed_share"] * 100, None, ">= 99 %",
+                  bg["freed_share"] >= 0.99, "%")
+            t.add(f"  same, peak RSS (vs set_background(false))", bg["maxrss_mb"],
+                  inline["maxrss_mb"], bg["maxrss_mb"] / inline["maxrss_mb"], "<= 1.5",
+                  bg["maxrss_mb"] / inline["maxrss_mb"] <= 1.5, "MB")
+
     program = "BM_AllocHeavyProgram/agent:{}/iterations:5/manual_time"
     bare = ns(agent[program.format(0)])
     for level, label, target in [(1, "stacks off", "(reported)"), (2, "stacks on", "<= 3.0"),
@@ -222,7 +239,8 @@ def main(bench_dir, cpython_script, out_json):
                    "cpython": {str(n): {"collect_s": c, "collect_live_only_s": l, "maxrss_mb": m}
                                for n, (c, l, m, _) in cpython.items()},
                    "benchmarks": {"ref_bench": ref, "collect_bench": collect,
-                                  "pause_bench": pause, "agent_bench": agent}}, f, indent=1)
+                                  "pause_bench": pause, "agent_bench": agent,
+                                  "folder_bench": folder}}, f, indent=1)
     print(f"written to {out_json}")
 
 

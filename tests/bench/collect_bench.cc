@@ -3,9 +3,9 @@
 // collection with only the live chain left; and a young collection next to an old generation
 // of 10M objects. `./dev bench` runs the CPython script on the same shapes and takes the ratios.
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include "cyclegc/cyclegc.h"
+#include "peak_rss.h"
 
 namespace {
 
@@ -67,9 +67,7 @@ void BM_Collect(benchmark::State& state) {
   per_object_counter(state, 2 * n);
   // The process's peak: the graph, plus what the collection needed on top (as the script's
   // maxrss, which also includes the interpreter).
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  state.counters["maxrss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024;
+  state.counters["maxrss_mb"] = peak_rss_mb();
   cyclegc::enable();
 }
 BENCHMARK(BM_Collect)

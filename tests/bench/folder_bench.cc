@@ -5,13 +5,13 @@
 // time the loop ends, without asking for a collection, and the process's peak RSS. Run one
 // benchmark per process (bench_table.py), so that the peak belongs to that run alone.
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
 #include "cyclegc/cyclegc.h"
+#include "peak_rss.h"
 
 namespace {
 
@@ -31,12 +31,6 @@ void make_tree() {
   auto child = cyclegc::make<Folder>();
   child->parent = root;
   root->children.push_back(child);
-}
-
-double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
 // range(0): trees in all; range(1): 1 background collector, 0 collections on the allocating

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "cyclegc_report/report.h"
 #include "cyclegc_report/suppressions.h"
 
@@ -14,7 +16,7 @@ using ::testing::HasSubstr;
 Report sample_report() {
   Report r;
   r.process = {42, "/bin/app", "debug=leak", "frame-pointer", "exit", "2026-11-21T00:00:00Z"};
-  r.collections = {{"explicit", 2, 3, 0, 0.001}};
+  r.collections = {{"explicit", 2, 3, 0, 0.001, 4}};
   r.objects = {{0, "Graph", "0x10", 40, "Graph(one)", -1, 0, 1, 0, false},
                {1, "Graph", "0x20", 40, "Graph(two)", -1, 0, 1, 0, false},
                {2, "Leaf", "0x30", 8, "<Leaf 0x30>", -1, -1, 1, 0, false}};
@@ -41,6 +43,17 @@ TEST(ReportJson, RoundTripsAndRebuildsWhatIsNotWritten) {
   EXPECT_EQ(r.chains[0].hops[0].label, "leaf");
   EXPECT_EQ(r.chains[1].cycle, 0);
   EXPECT_EQ(r.live[0].count, 5u);
+  ASSERT_EQ(r.collections.size(), 1u);
+  EXPECT_EQ(r.collections[0].unreadable, 4u);
+}
+
+// `unreadable` joined the collection records within version 1: a report without it reads as 0.
+TEST(ReportJson, ACollectionWithoutUnreadableReadsAsZero) {
+  auto j = nlohmann::json::parse(to_json(sample_report()));
+  j["collections"][0].erase("unreadable");
+  auto read = from_json(j.dump());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->collections[0].unreadable, 0u);
 }
 
 TEST(ReportJson, BadInputGivesOneErrorSayingWhere) {

@@ -394,8 +394,8 @@ long churn_cycles() {
 }
 
 // 10 million short-lived two-object cycles. A cycle is 2 x 48 bytes of blocks; were none freed,
-// that is 960 MB. With the background collector, and pacing once generation 0 holds 4 times its
-// threshold (4 x 700 objects), garbage awaiting collection stays under a few thousand objects,
+// that is 960 MB. With the background collector, and pacing once generation 0 holds twice its
+// threshold (2 x 700 objects), garbage awaiting collection stays under a few thousand objects,
 // so the peak must stay far below 64 MiB above where it started.
 TEST(Stress, ChurningTenMillionCyclesKeepsMemoryBounded) {
   cyclegc::set_background(true);

@@ -10,9 +10,10 @@
 // Threading contract. Application threads may, at any time and without coordination, copy,
 // move and drop Refs, upgrade Weaks, replace the Ref fields of objects they own, and allocate
 // and free objects, while the collector runs on its own thread. Several threads changing one
-// object's fields need a lock (as with std::shared_ptr); containers of Refs that change while
-// other threads run belong in a Guarded<T> (guarded.h), or their owner counts as live in
-// collections that run meanwhile; raw pointers keep nothing alive. A collection holds a
+// object's fields need a lock (as with std::shared_ptr); containers are read by a collection
+// only while every other thread that uses cyclegc is at a safepoint (make<>(), a wait) — the
+// collection stops them there for the trace — or under a Guarded<T>'s lock (visitor.h says
+// exactly when); raw pointers keep nothing alive. A collection holds a
 // reference to every object it examines, so an object whose last reference is dropped during
 // it is destroyed when the collection lets go, on the collector's thread. The argument for why
 // a collection never frees a live object is at the top of lib/src/collector.cc.

@@ -74,6 +74,7 @@ struct Collection {
   std::uint64_t collected = 0;
   std::uint64_t uncollectable = 0;
   double elapsed_s = 0;
+  std::uint64_t unreadable = 0;  // kept alive because their containers could not be read
 };
 
 struct Process {
