@@ -60,7 +60,7 @@ class Blocked {
  public:
   // Entering a wait is passing a safepoint: a thread that failed a stop just before it blocked
   // must not keep later stops from being tried (stop_mutators skips while its count stands).
-  Blocked() noexcept : m_(at_safepoint_now() ? &t_mutator : nullptr) {
+  Blocked() noexcept : m_(mutator_at_safepoint()) {
     if (!m_) return;
     m_->safepoints.store(m_->safepoints.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
@@ -71,7 +71,7 @@ class Blocked {
     // seq_cst, paired with stop_mutators(): either the stop saw this thread blocked and this
     // load sees the stop, or the stop sees the thread running and waits for it.
     m_->blocked.store(false, std::memory_order_seq_cst);
-    if (g_stop_requested.load(std::memory_order_seq_cst)) reach_safepoint();
+    if (g_stop_requested.load(std::memory_order_seq_cst) && !m_->library_wait) reach_safepoint();
   }
   Blocked(const Blocked&) = delete;
   Blocked& operator=(const Blocked&) = delete;

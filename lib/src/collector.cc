@@ -687,6 +687,7 @@ std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running
   {
     std::unique_lock lock(s.mu);
     if (s.collecting && !wait_if_running) return 0;
+    LibraryWait waiting;  // counts as stopped while it waits; returns into the library
     s.collection_done.wait(lock, [&s] { return !s.collecting; });
     s.collecting = true;
   }

@@ -43,7 +43,7 @@
 namespace cyclegc::detail {
 
 thread_local MutatorRecord t_mutator
-    __attribute__((tls_model("initial-exec"))) = {{0}, 0, false, false, {0}, {false}, false};
+    __attribute__((tls_model("initial-exec"))) = {{0}, 0, false, false, {0}, {false}, false, false};
 std::atomic<int> g_collecting{0};
 std::atomic<bool> g_stop_requested{false};
 
@@ -215,15 +215,17 @@ void retire_or_free(ObjectHeader* h) noexcept {
   deallocate(h);
 }
 
-bool at_safepoint_now() noexcept {
-  const MutatorRecord& m = t_mutator;
-  return m.registered && !m.exempt && !m.parked && m.depth == 0 && !destroying_on_this_thread() &&
-         !collecting_on_this_thread();
+MutatorRecord* mutator_at_safepoint() noexcept {
+  MutatorRecord& m = t_mutator;
+  const bool at = m.registered && !m.exempt && !m.parked && m.depth == 0 &&
+                  !destroying_on_this_thread() && !collecting_on_this_thread();
+  return at ? &m : nullptr;
 }
 
 void reach_safepoint() noexcept {
-  if (!at_safepoint_now()) return;  // inside a destructor, an operation or a collection
-  MutatorRecord& m = t_mutator;
+  MutatorRecord* at = mutator_at_safepoint();
+  if (!at) return;  // inside a destructor, an operation or a collection
+  MutatorRecord& m = *at;
   Registry& r = registry();
   std::unique_lock lock(r.mu);
   if (!r.stopping) return;
@@ -237,6 +239,11 @@ void reach_safepoint() noexcept {
   r.stop_changed.wait(lock, [&r] { return !r.stopping; });
   m.parked = false;
 }
+
+// Defined here, beside t_mutator: UBSan misreads initial-exec TLS accesses made from other
+// files of a statically linked program as null-pointer accesses.
+LibraryWait::LibraryWait() noexcept { t_mutator.library_wait = true; }
+LibraryWait::~LibraryWait() { t_mutator.library_wait = false; }
 
 bool stop_mutators(std::chrono::microseconds patience) {
   Registry& r = registry();

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 
+#include "cyclegc/mutator.h"
 #include "cyclegc/object_header.h"
 
 namespace cyclegc::detail {
@@ -28,11 +29,23 @@ void resume_mutators();
 // may be in the middle of erasing) or a collection (object_lifetime.cc, collector.cc).
 bool destroying_on_this_thread() noexcept;
 bool collecting_on_this_thread() noexcept;
-// Whether the calling thread, a registered one, is at a safepoint where it stands.
-bool at_safepoint_now() noexcept;
+// The calling thread's record when it is registered and at a safepoint where it stands, or
+// null.
+MutatorRecord* mutator_at_safepoint() noexcept;
 // Does nothing; calling it makes a static link take blocking_calls.cc, whose definitions no
 // program calls by name.
 void link_blocking_calls();
+
+// Marks a wait of the library's own (collect() waiting for another collection): the thread
+// counts as stopped while it waits, but does not park on its way out, where it holds the
+// library's locks and returns into the library, not the program.
+class LibraryWait {
+ public:
+  LibraryWait() noexcept;
+  ~LibraryWait();
+  LibraryWait(const LibraryWait&) = delete;
+  LibraryWait& operator=(const LibraryWait&) = delete;
+};
 
 // Live threads, other than the caller and the collector thread, that have used references:
 // when there are none, plain containers can be traced (nothing can be mutating them).

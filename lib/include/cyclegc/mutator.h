@@ -26,6 +26,9 @@ struct MutatorRecord {
   std::atomic<std::uint64_t> safepoints;
   std::atomic<bool> blocked;
   bool parked;
+  // Inside a wait of the library's own (collect() waiting for another collection): counted as
+  // stopped, but not parked on the way out, where it holds the library's locks.
+  bool library_wait;
 };
 
 // Initial-exec TLS: one %fs-relative access, no __tls_get_addr call on the fast path.
