@@ -42,7 +42,7 @@
 
 namespace cyclegc::detail {
 
-thread_local MutatorRecord t_mutator
+constinit thread_local MutatorRecord t_mutator
     __attribute__((tls_model("initial-exec"))) = {{0}, 0, false, false, {0}, {false}, false, false};
 std::atomic<int> g_collecting{0};
 std::atomic<bool> g_stop_requested{false};

@@ -32,7 +32,7 @@ struct MutatorRecord {
 };
 
 // Initial-exec TLS: one %fs-relative access, no __tls_get_addr call on the fast path.
-extern thread_local MutatorRecord t_mutator __attribute__((tls_model("initial-exec")));
+extern thread_local constinit MutatorRecord t_mutator __attribute__((tls_model("initial-exec")));
 // Non-zero while some collection needs application threads to report touches.
 extern std::atomic<int> g_collecting;
 // Set while a collection asks every thread to stop at its next safepoint.
