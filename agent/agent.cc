@@ -3,17 +3,24 @@
 //
 //   LD_PRELOAD=build/agent/libcyclegc_agent.so CYCLEGC_OPTIONS=debug=leak ./app
 //
-// It must never harm its host: options it cannot read fall back to defaults with a warning,
-// reports it cannot write are an error line on stderr, and it stays idle in setuid programs and
-// in programs that do not use libcyclegc.so. Its teardown is a destructor, not atexit(): some
-// sanitizer runtimes run atexit handlers after the libraries' statics are gone.
+// It must never harm its host (README, "The agent's safety rules"): it wakes with the first
+// tracked object, so a process that never makes one (sh, cat, a program linking cyclegc
+// statically) hears nothing from it; options it cannot read fall back to defaults with a
+// warning; it takes only a signal the program leaves at its default and can live without;
+// it owns no file descriptor between reports (the signal handler posts a semaphore); it reads
+// only bounded regular files and replaces only regular files; its locks are held across fork();
+// at the program's end it takes the objects' labels while the program is alive, and after the
+// static destructors it runs no program code at all. Its teardown is a destructor, not
+// atexit(): some sanitizer runtimes run atexit handlers after the libraries' statics are gone.
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
-#include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -59,14 +66,21 @@ struct Agent {
 
   std::mutex report_mu;  // one report at a time
   int reports_written = 0;
-  int wake[2] = {-1, -1};
+  // Posted by the signal handler (sem_post is async-signal-safe) and at stop; the worker waits
+  // on it. A semaphore, not a pipe: a daemon that closes every descriptor and opens its own
+  // files cannot have them written or read by the agent.
+  sem_t wake;
+  std::atomic<bool> signalled{false};
   std::thread* worker = nullptr;
   std::atomic<bool> stopping{false};
+
+  // Labels of every tracked object, taken at the program's end (on_program_end).
+  TakenLabels labels;
+  bool program_ended = false;
+  std::size_t garbage_before_end = 0;  // garbage() entries the program made itself
 };
 
 Agent* g_agent = nullptr;  // set once by the constructor, never freed: threads may still use it
-
-void on_track(const void* object, const char*, unsigned long) { g_agent->stacks->record(object); }
 
 void on_collection(Phase phase, const CollectionInfo& info) {
   std::lock_guard lock(g_agent->mu);
@@ -80,38 +94,6 @@ void on_collection(Phase phase, const CollectionInfo& info) {
        std::chrono::duration<double>(Clock::now() - g_agent->collection_start).count(),
        info.unreadable});
   if (g_agent->collections.size() > kKept) g_agent->collections.pop_front();
-}
-
-// Whether some loaded object other than the agent lists libcyclegc.so as needed. A program that
-// linked cyclegc statically has its own copy, which the agent cannot see.
-bool program_uses_shared_library() {
-  auto visit = [](dl_phdr_info* info, size_t, void* found) {
-    const std::string name = info->dlpi_name ? info->dlpi_name : "";
-    if (absl::StrContains(name, "libcyclegc_agent") || absl::StrContains(name, "libcyclegc.so")) {
-      return 0;
-    }
-    for (int i = 0; i < info->dlpi_phnum; ++i) {
-      if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
-      auto* dyn = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-      const char* strtab = nullptr;
-      for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; ++d) {
-        if (d->d_tag == DT_STRTAB) {
-          ElfW(Addr) p = d->d_un.d_ptr;
-          strtab = reinterpret_cast<const char*>(p < info->dlpi_addr ? p + info->dlpi_addr : p);
-        }
-      }
-      if (!strtab) continue;
-      for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; ++d) {
-        if (d->d_tag == DT_NEEDED && absl::StrContains(strtab + d->d_un.d_val, "libcyclegc.so")) {
-          *static_cast<bool*>(found) = true;
-        }
-      }
-    }
-    return 0;
-  };
-  bool found = false;
-  dl_iterate_phdr(visit, &found);
-  return found;
 }
 
 std::string executable() {
@@ -161,17 +143,27 @@ std::size_t print_summary(const report::Report& r, const std::string& path, bool
 
 // Collects (keeping the garbage for the report), builds the report, writes it. Returns the
 // number of unsuppressed leaks.
-std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
-  // Nobody would see this report (no file, no summary, no exit status to decide): skip the
-  // collection and, above all, the symbolization, which reads every module's debug information.
-  if (a.options.report_path == "none" && !a.options.summary && a.options.exitcode == 0) return 0;
-  std::lock_guard report_lock(a.report_mu);
-  std::fflush(stdout);  // the program's own output first
-  const int debug = get_debug();
-  const std::size_t before = garbage().size();
+bool report_wanted(const Agent& a) {
+  return a.options.report_path != "none" || a.options.summary || a.options.exitcode != 0;
+}
+
+// A collection that keeps the garbage in garbage(), for the report to show.
+void collect_keeping_garbage(int debug) {
   set_debug(debug | DEBUG_SAVEALL);
   collect();
   set_debug(debug);
+}
+
+std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
+  // Nobody would see this report (no file, no summary, no exit status to decide): skip the
+  // collection and, above all, the symbolization, which reads every module's debug information.
+  if (!report_wanted(a)) return 0;
+  std::lock_guard report_lock(a.report_mu);
+  std::fflush(stdout);  // the program's own output first
+  const int debug = get_debug();
+  // At exit the garbage found at the program's end is already in garbage() (on_program_end).
+  const std::size_t before = at_exit && a.program_ended ? a.garbage_before_end : garbage().size();
+  collect_keeping_garbage(debug);
 
   BuildInput in;
   in.stacks = a.stacks.get();
@@ -182,6 +174,7 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   in.garbage_before = before;
   in.legacy_policy = get_finalizer_policy() == FinalizerPolicy::kLegacy;
   in.at_exit = at_exit;
+  if (at_exit && a.program_ended) in.labels = &a.labels;
   report::Report r = build_report(in);
   r.process = {
       getpid(),       executable(),
@@ -199,75 +192,198 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   }
   const std::size_t leaks = print_summary(r, path, a.options.summary && (at_exit || !path.empty()));
 
-  // The garbage was kept only for the report, unless the program asked for that itself.
+  // The garbage was kept only for the report, unless the program asked for that itself. After
+  // the static destructors no destructor of the program's may run (it would find its globals
+  // gone), so at exit the garbage is set aside, never freed: the process is ending.
   if (!(debug & DEBUG_SAVEALL)) {
-    for (std::size_t i = garbage().size(); i > before; --i) garbage().erase(i - 1);
+    static auto* set_aside = new std::vector<AnyRef>();  // reachable, never destroyed
+    for (std::size_t i = garbage().size(); i > before; --i) {
+      if (at_exit) set_aside->push_back(garbage()[i - 1]);
+      garbage().erase(i - 1);
+    }
   }
   return leaks;
 }
 
 void on_dump_signal(int) {
   const int saved = errno;
-  if (g_agent && g_agent->wake[1] >= 0) {
-    [[maybe_unused]] ssize_t n = write(g_agent->wake[1], "s", 1);
+  if (Agent* a = g_agent) {
+    a->signalled.store(true, std::memory_order_relaxed);
+    sem_post(&a->wake);
   }
   errno = saved;
 }
 
 // Writes reports on the dump signal and every interval_ms, on a thread of its own so that the
-// signal handler only writes one byte to a pipe.
+// signal handler only posts a semaphore.
 void run_worker(Agent* a) {
-  const int timeout = a->options.interval_ms > 0 ? a->options.interval_ms : -1;
+  const int interval = a->options.interval_ms;
+  auto next = Clock::now() + std::chrono::milliseconds(interval);
   while (!a->stopping) {
-    pollfd p{a->wake[0], POLLIN, 0};
-    const int ready = poll(&p, 1, timeout);
+    int waited;
+    if (interval > 0) {
+      timespec at{};
+      clock_gettime(CLOCK_REALTIME, &at);
+      const auto left = std::max(Clock::duration::zero(), next - Clock::now());
+      const long ns =
+          at.tv_nsec + std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      at.tv_sec += ns / 1'000'000'000;
+      at.tv_nsec = ns % 1'000'000'000;
+      waited = sem_timedwait(&a->wake, &at);
+    } else {
+      waited = sem_wait(&a->wake);
+    }
     if (a->stopping) return;
-    if (ready > 0) {
-      char buf[64];
-      [[maybe_unused]] ssize_t n = read(a->wake[0], buf, sizeof buf);
+    if (waited == 0 && a->signalled.exchange(false)) {
       write_report(*a, "signal", false);
-    } else if (ready == 0) {
+    } else if (waited != 0 && errno == ETIMEDOUT) {
       write_report(*a, "interval", false);
+      next = Clock::now() + std::chrono::milliseconds(interval);
     }
   }
 }
 
 void start_worker(Agent& a) {
   if (a.options.dump_signal == 0 && a.options.interval_ms == 0) return;
-  if (pipe2(a.wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-    std::fprintf(stderr, "cyclegc: cannot create the report thread's pipe: %s\n",
-                 std::strerror(errno));
-    return;
-  }
   a.worker = new std::thread(run_worker, &a);
 }
 
-// fork(): the child has no worker thread and must not share the parent's pipe.
-void after_fork_child() {
-  if (!g_agent) return;
-  g_agent->worker = nullptr;  // the thread does not exist here
-  close(g_agent->wake[0]);
-  close(g_agent->wake[1]);
-  g_agent->wake[0] = g_agent->wake[1] = -1;
-  start_worker(*g_agent);
+void stop_worker(Agent& a) {
+  a.stopping = true;
+  if (!a.worker) return;
+  sem_post(&a.wake);
+  a.worker->join();
+  delete a.worker;
+  a.worker = nullptr;
 }
 
-__attribute__((constructor)) void agent_start() {
-  if (getauxval(AT_SECURE)) return;  // setuid or setgid: never act on the environment
-  const char* env = std::getenv("CYCLEGC_OPTIONS");
-  ParsedOptions parsed = parse_options(env ? env : "");
-  for (const auto& w : parsed.warnings) std::fprintf(stderr, "%s\n", w.c_str());
-  if (parsed.options.help) std::fputs(options_help().c_str(), stderr);
-  if (!program_uses_shared_library()) {
-    std::fprintf(stderr,
-                 "cyclegc: warning: this program does not use libcyclegc.so (it links cyclegc "
-                 "statically, or not at all), so the agent cannot see its objects and stays "
-                 "idle\n");
+// fork(): the agent's locks are held across it, so that the child's copies are consistent and
+// free; the child has no worker thread (one is started for it) and a fresh semaphore.
+void before_fork() {
+  if (!g_agent) return;
+  g_agent->mu.lock();
+  g_agent->stacks->before_fork();
+}
+void after_fork_parent() {
+  if (!g_agent) return;
+  g_agent->stacks->after_fork();
+  g_agent->mu.unlock();
+}
+void after_fork_child() {
+  Agent* a = g_agent;
+  if (!a) return;
+  a->stacks->after_fork();
+  a->mu.unlock();
+  // A report may have been in progress on another thread: its lock is that thread's, which the
+  // child does not have.
+  new (&a->report_mu) std::mutex();
+  sem_init(&a->wake, 0, 0);
+  a->worker = nullptr;  // the thread does not exist here
+  if (!a->stopping) start_worker(*a);
+}
+
+// Takes dump_signal when the program leaves it at its default action; a signal the process
+// ignores (nohup, trap '' SIG) or already handles stays the program's.
+void take_dump_signal(const Agent& a) {
+  const int sig = a.options.dump_signal;
+  if (sig == 0) return;
+  struct sigaction old {};
+  if (sigaction(sig, nullptr, &old) != 0) return;
+  const char* name = sigabbrev_np(sig);
+  if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+    std::fprintf(stderr, "cyclegc: not taking dump_signal SIG%s: the program %s it\n",
+                 name ? name : "?", old.sa_handler == SIG_IGN ? "ignores" : "handles");
     return;
   }
+  struct sigaction sa {};
+  sa.sa_handler = on_dump_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(sig, &sa, nullptr) != 0) {
+    std::fprintf(stderr, "cyclegc: cannot take dump_signal SIG%s: %s\n", name ? name : "?",
+                 std::strerror(errno));
+  }
+}
+
+// The program's end (exit() or main's return), before its static destructors: the last moment
+// its code may run. The worker stops; the garbage is kept for the exit report (the final
+// collection, which follows, would free it); and every object's label is taken now, because
+// after the static destructors a repr() may read the program's destroyed globals.
+void on_program_end() {
+  Agent* a = g_agent;
+  if (!a) return;
+  stop_worker(*a);
+  if (!report_wanted(*a)) return;
+  std::lock_guard report_lock(a->report_mu);
+  a->garbage_before_end = garbage().size();
+  collect_keeping_garbage(get_debug());
+  for (const AnyRef& o : garbage().items())
+    a->labels[o.header()] = {o.header()->type, safe_repr(o)};
+  for (const AnyRef& o : get_objects()) a->labels[o.header()] = {o.header()->type, safe_repr(o)};
+  a->program_ended = true;
+}
+
+// Whether the executable's own symbol table names cyclegc functions: a program that links
+// cyclegc statically, whose objects the agent's copy of the library never sees. Read from the
+// file at exit, only in a process where the agent stayed idle; a stripped executable says no.
+bool links_cyclegc_statically() {
+  const int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  void* map = fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(sizeof(ElfW(Ehdr)))
+                  ? mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+                  : MAP_FAILED;
+  close(fd);
+  if (map == MAP_FAILED) return false;
+  const auto* base = static_cast<const char*>(map);
+  const auto size = static_cast<std::size_t>(st.st_size);
+  const auto* ehdr = reinterpret_cast<const ElfW(Ehdr)*>(base);
+  bool found = false;
+  const bool sane = std::memcmp(ehdr->e_ident, ELFMAG, SELFMAG) == 0 &&
+                    ehdr->e_shentsize == sizeof(ElfW(Shdr)) &&
+                    ehdr->e_shoff + std::size_t{ehdr->e_shnum} * sizeof(ElfW(Shdr)) <= size;
+  for (int i = 0; sane && !found && i < ehdr->e_shnum; ++i) {
+    const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + ehdr->e_shoff) + i;
+    if (sh->sh_type != SHT_SYMTAB || sh->sh_link >= ehdr->e_shnum) continue;
+    const auto* strtab = reinterpret_cast<const ElfW(Shdr)*>(base + ehdr->e_shoff) + sh->sh_link;
+    if (sh->sh_offset + sh->sh_size > size || strtab->sh_offset + strtab->sh_size > size) continue;
+    const auto* syms = reinterpret_cast<const ElfW(Sym)*>(base + sh->sh_offset);
+    for (std::size_t k = 0; !found && k < sh->sh_size / sizeof(ElfW(Sym)); ++k) {
+      if (syms[k].st_name >= strtab->sh_size || syms[k].st_shndx == SHN_UNDEF) continue;
+      const char* name = base + strtab->sh_offset + syms[k].st_name;
+      const std::size_t room = strtab->sh_size - syms[k].st_name;
+      found = strnlen(name, room) < room && std::strncmp(name, "_ZN7cyclegc", 11) == 0;
+    }
+  }
+  munmap(map, size);
+  return found;
+}
+
+// The options, parsed at start but acted on only once the process makes a tracked object.
+ParsedOptions* g_parsed = nullptr;
+const char* g_options_env = nullptr;
+std::mutex g_activation_mu;
+std::atomic<bool> g_active{false};
+
+void activate();
+
+void on_track(const void* object, const char*, unsigned long) {
+  if (!g_active.load(std::memory_order_acquire)) activate();
+  if (Agent* a = g_agent) a->stacks->record(object);
+}
+
+Observer g_waiting_observer;  // on_track only, until the first tracked object
+
+// The first tracked object: the process uses cyclegc, so the agent says what it has to say and
+// sets itself up.
+void activate() {
+  std::lock_guard lock(g_activation_mu);
+  if (g_active.load(std::memory_order_relaxed)) return;
+  ParsedOptions& parsed = *g_parsed;
+  for (const auto& w : parsed.warnings) std::fprintf(stderr, "%s\n", w.c_str());
   auto* a = new Agent();
   a->options = parsed.options;
-  a->options_text = env ? env : "";
+  a->options_text = g_options_env ? g_options_env : "";
   if (!a->options.suppressions.empty()) {
     auto loaded = report::load_suppressions(a->options.suppressions);
     if (loaded.ok()) {
@@ -278,36 +394,47 @@ __attribute__((constructor)) void agent_start() {
     }
   }
   a->stacks = std::make_unique<StackRecorder>(a->options.stack_depth);
+  sem_init(&a->wake, 0, 0);
   a->observer.on_track = on_track;
-  g_agent = a;
-  if (a->options.stack_depth > 0) set_observer(&a->observer);
+  a->observer.on_program_end = on_program_end;
   a->callback = add_callback(on_collection);
   if (a->options.debug_flags) set_debug(a->options.debug_flags);
-  if (a->options.dump_signal) {
-    struct sigaction sa {};
-    sa.sa_handler = on_dump_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(a->options.dump_signal, &sa, nullptr);
-  }
-  pthread_atfork(nullptr, nullptr, after_fork_child);
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+  g_agent = a;
+  set_observer(&a->observer);
+  take_dump_signal(*a);
   start_worker(*a);
+  g_active.store(true, std::memory_order_release);
+}
+
+__attribute__((constructor)) void agent_start() {
+  if (getauxval(AT_SECURE)) return;  // setuid or setgid: never act on the environment
+  g_options_env = std::getenv("CYCLEGC_OPTIONS");
+  g_parsed = new ParsedOptions(parse_options(g_options_env ? g_options_env : ""));
+  if (g_parsed->options.help) std::fputs(options_help().c_str(), stderr);  // asked for: now
+  g_waiting_observer.on_track = on_track;
+  set_observer(&g_waiting_observer);
 }
 
 __attribute__((destructor)) void agent_stop() {
   Agent* a = g_agent;
-  if (!a) return;
-  a->stopping = true;
-  if (a->worker) {
-    [[maybe_unused]] ssize_t n = write(a->wake[1], "x", 1);
-    a->worker->join();
+  if (!a) {
+    // Silent where cyclegc is not used, unless asked; a static copy of cyclegc is worth a word.
+    const bool statically = g_parsed && links_cyclegc_statically();
+    if (statically || (g_parsed && g_parsed->options.verbosity > 0)) {
+      std::fprintf(stderr, "cyclegc: warning: %s, so the agent saw no object and stayed idle\n",
+                   statically ? "this program links cyclegc statically (it has its own copy of "
+                                "the library)"
+                              : "this program made no cyclegc object");
+    }
+    return;
   }
+  stop_worker(*a);
   const std::size_t leaks = write_report(*a, "exit", true);
   set_observer(nullptr);
   remove_callback(a->callback);
   if (leaks > 0 && a->options.exitcode != 0) {
-    std::fflush(stdout);
-    std::fflush(stderr);
+    std::fflush(nullptr);  // every stream the program left open: _exit() flushes none
     _exit(a->options.exitcode);
   }
 }

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "cyclegc_report/untrusted.h"
+
 #include <csignal>
 #include <cstring>
 
@@ -14,12 +16,16 @@
 namespace cyclegc::agent {
 namespace {
 
+using report::printable;
+
 // One entry per option: its name, its help line, and how to apply a value (false: invalid,
 // with `expected` describing what would have been valid).
 struct OptionSpec {
   const char* name;
   const char* help;
-  bool (*apply)(Options& o, absl::string_view value);
+  // Sets the option; on false, `why` may say what is wrong with the value (otherwise the
+  // warning says what the option takes).
+  bool (*apply)(Options& o, absl::string_view value, std::string& why);
   const char* expected;
 };
 
@@ -62,61 +68,128 @@ bool parse_debug(absl::string_view value, int& out) {
   return true;
 }
 
-bool parse_signal(absl::string_view value, int& out) {
-  if (parse_int(value, 0, 64, out)) return true;
-  std::string name = absl::AsciiStrToUpper(value);
-  if (absl::StartsWith(name, "SIG")) name = name.substr(3);
-  static constexpr std::pair<const char*, int> kSignals[] = {{"USR1", SIGUSR1},
-                                                             {"USR2", SIGUSR2},
-                                                             {"HUP", SIGHUP},
-                                                             {"PROF", SIGPROF},
-                                                             {"WINCH", SIGWINCH}};
-  for (auto [n, number] : kSignals) {
-    if (name == n) {
-      out = number;
-      return true;
-    }
+// The signals a report may be asked with: ones whose default action the program does not
+// rely on to end or stop, that can be caught, and that no runtime reserves. Anything else is
+// refused with the reason (parse_signal). Real-time signals from SIGRTMIN on are free too.
+constexpr std::pair<const char*, int> kDumpSignals[] = {{"USR1", SIGUSR1},   {"USR2", SIGUSR2},
+                                                        {"HUP", SIGHUP},     {"PROF", SIGPROF},
+                                                        {"WINCH", SIGWINCH}, {"URG", SIGURG}};
+
+// Why `number` cannot be a dump signal, or null when it can.
+const char* refusal(int number) {
+  switch (number) {
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGTRAP:
+    case SIGSYS:
+      return "a fault: a handler that returns runs the faulting instruction again";
+    case SIGABRT:
+      return "abort() and failed assertions must end the program";
+    case SIGPIPE:
+      return "a write to a closed pipe must end the program as it expects";
+    case SIGKILL:
+    case SIGSTOP:
+      return "it cannot be caught";
+    case SIGINT:
+    case SIGTERM:
+    case SIGQUIT:
+    case SIGALRM:
+    case SIGVTALRM:
+    case SIGXCPU:
+    case SIGXFSZ:
+      return "it must still end the program";
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+      return "job control and child processes depend on it";
   }
-  return false;
+  for (auto [name, n] : kDumpSignals) {
+    if (n == number) return nullptr;
+  }
+  if (number >= SIGRTMIN && number <= SIGRTMAX) return nullptr;
+  if (number > SIGSYS && number < SIGRTMIN) return "the C library's threads reserve it";
+  return "it is not a signal";
+}
+
+bool parse_signal(absl::string_view value, int& out, std::string& why) {
+  int number = -1;
+  if (int parsed; absl::SimpleAtoi(value, &parsed)) {
+    number = parsed;
+  } else {
+    std::string name = absl::AsciiStrToUpper(value);
+    if (absl::StartsWith(name, "SIG")) name = name.substr(3);
+    for (int n = 1; n < NSIG && number < 0; ++n) {
+      if (const char* abbrev = sigabbrev_np(n); abbrev && name == abbrev) number = n;
+    }
+    if (number < 0) return false;
+  }
+  if (number == 0) {
+    out = 0;
+    return true;
+  }
+  if (const char* reason = refusal(number)) {
+    const char* abbrev = number > 0 && number < NSIG ? sigabbrev_np(number) : nullptr;
+    why = abbrev ? absl::StrCat("SIG", abbrev, " is refused: ", reason)
+                 : absl::StrCat("signal ", number, " is refused: ", reason);
+    return false;
+  }
+  out = number;
+  return true;
 }
 
 const OptionSpec kSpecs[] = {
     {"help", "print this list and continue (default 0)",
-     [](Options& o, absl::string_view v) { return parse_bool(v, o.help); }, "0 or 1"},
+     [](Options& o, absl::string_view v, std::string&) { return parse_bool(v, o.help); }, "0 or 1"},
     {"debug",
      "collector debug flags, as CPython's gc.set_debug: stats, collectable, uncollectable, "
      "saveall, leak, joined with ',' or '+' (default none)",
-     [](Options& o, absl::string_view v) { return parse_debug(v, o.debug_flags); },
+     [](Options& o, absl::string_view v, std::string&) { return parse_debug(v, o.debug_flags); },
      "a list of stats, collectable, uncollectable, saveall, leak"},
     {"report_path",
      "where the JSON report goes; %p is the process id, %n the report's number (0, 1, ...); "
      "none writes no file (default cyclegc.%p.json in the working directory)",
-     [](Options& o, absl::string_view v) {
+     [](Options& o, absl::string_view v, std::string&) {
        if (v.empty()) return false;
        o.report_path = std::string(v);
        return true;
      },
      "a file path"},
     {"stack_depth", "allocation stack frames recorded per object, 0 for none (default 16)",
-     [](Options& o, absl::string_view v) { return parse_int(v, 0, 64, o.stack_depth); },
+     [](Options& o, absl::string_view v, std::string&) {
+       return parse_int(v, 0, 64, o.stack_depth);
+     },
      "an integer in [0, 64]"},
     {"dump_signal", "write a report when this signal arrives, e.g. SIGUSR1 (default none)",
-     [](Options& o, absl::string_view v) { return parse_signal(v, o.dump_signal); },
-     "USR1, USR2, HUP, PROF, WINCH or a signal number"},
+     [](Options& o, absl::string_view v, std::string& why) {
+       return parse_signal(v, o.dump_signal, why);
+     },
+     "USR1, USR2, HUP, PROF, WINCH, URG or a real-time signal's number"},
     {"interval_ms", "write a report every this many milliseconds, 0 for never (default 0)",
-     [](Options& o, absl::string_view v) { return parse_int(v, 0, 86'400'000, o.interval_ms); },
+     [](Options& o, absl::string_view v, std::string&) {
+       return parse_int(v, 0, 86'400'000, o.interval_ms);
+     },
      "an integer in [0, 86400000]"},
     {"exitcode", "exit status when leaks were found, 0 to keep the program's own (default 0)",
-     [](Options& o, absl::string_view v) { return parse_int(v, 0, 255, o.exitcode); },
+     [](Options& o, absl::string_view v, std::string&) { return parse_int(v, 0, 255, o.exitcode); },
      "an integer in [0, 255]"},
     {"suppressions", "file of suppression lines: type:NAME, frame:TEXT or shape:FINGERPRINT",
-     [](Options& o, absl::string_view v) {
+     [](Options& o, absl::string_view v, std::string&) {
        o.suppressions = std::string(v);
        return true;
      },
      "a file path"},
     {"summary", "print a text summary on stderr at exit (default 1)",
-     [](Options& o, absl::string_view v) { return parse_bool(v, o.summary); }, "0 or 1"},
+     [](Options& o, absl::string_view v, std::string&) { return parse_bool(v, o.summary); },
+     "0 or 1"},
+    {"verbosity",
+     "1 also says why the agent stays idle in a process (default 0: silent where cyclegc is "
+     "not used)",
+     [](Options& o, absl::string_view v, std::string&) { return parse_int(v, 0, 2, o.verbosity); },
+     "0, 1 or 2"},
 };
 
 }  // namespace
@@ -133,11 +206,13 @@ ParsedOptions parse_options(absl::string_view text) {
       if (key == s.name) spec = &s;
     }
     if (!spec) {
-      result.warnings.push_back(absl::StrCat("cyclegc: ignoring unknown option '", item,
+      result.warnings.push_back(absl::StrCat("cyclegc: ignoring unknown option '", printable(item),
                                              "' (CYCLEGC_OPTIONS=help=1 lists them)"));
-    } else if (eq == absl::string_view::npos || !spec->apply(result.options, value)) {
-      result.warnings.push_back(absl::StrCat("cyclegc: ignoring option '", item, "': ", key,
-                                             " takes ", spec->expected, "; keeping the default"));
+    } else if (std::string why;
+               eq == absl::string_view::npos || !spec->apply(result.options, value, why)) {
+      if (why.empty()) why = absl::StrCat(key, " takes ", spec->expected);
+      result.warnings.push_back(absl::StrCat("cyclegc: ignoring option '", printable(item),
+                                             "': ", why, "; keeping the default"));
     }
   }
   return result;

@@ -19,6 +19,7 @@ struct Options {
   int exitcode = 0;                             // exit status when leaks were found; 0: keep
   std::string suppressions;                     // file of suppression lines
   bool summary = true;                          // a short text summary on stderr at exit
+  int verbosity = 0;                            // 1: say why the agent stays idle
 };
 
 struct ParsedOptions {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cyclegc/cyclegc.h"
@@ -91,24 +92,27 @@ void walk_cycle(Cycle& c, const std::vector<std::vector<std::pair<int, std::stri
   std::vector<int> path{start};
   std::vector<std::size_t> next_edge{0};
   absl::flat_hash_map<int, bool> seen{{start, true}};
+  absl::flat_hash_set<int> on_path{start};  // the nodes of `path`, for a constant-time test
   bool closed = false;
   while (!path.empty()) {
     const int v = path.back();
     std::size_t& e = next_edge.back();
     if (e == out[v].size()) {
+      on_path.erase(v);
       path.pop_back();
       next_edge.pop_back();
       continue;
     }
     const auto& [w, label] = out[v][e++];
     if (component_of[w] != component) continue;
-    if (std::find(path.begin(), path.end(), w) != path.end()) {
+    if (on_path.contains(w)) {
       if (!closed) c.closing_edge = {v, w, label};
       closed = true;
     } else if (!seen[w]) {
       seen[w] = true;
       order.push_back(w);
       path.push_back(w);
+      on_path.insert(w);
       next_edge.push_back(0);
     }
   }
@@ -132,6 +136,19 @@ std::string shape_fingerprint(const Cycle& c, const TypeOf& type_of) {
 }
 
 }  // namespace
+
+std::string safe_repr(const AnyRef& object) noexcept {
+  try {
+    return object.repr();
+  } catch (const std::exception& e) {
+    try {
+      return absl::StrCat("repr threw: ", e.what());
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return "repr threw";
+}
 
 report::Report build_report(const BuildInput& in) {
   Report r;
@@ -163,14 +180,17 @@ report::Report build_report(const BuildInput& in) {
   // Edges of every tracked object, and how many traced edges point at each.
   std::vector<std::vector<std::pair<int, std::string>>> out(n);
   std::vector<std::uint32_t> traced_in(n, 0);
-  for (int i = 0; i < n; ++i) {
-    for (auto& e : cyclegc::get_referent_edges(objects[i])) {
-      auto it = id_of.find(e.target.address());
-      if (it == id_of.end()) continue;  // an untracked object: no cycle passes through it
-      out[i].emplace_back(it->second, std::move(e.label));
-      ++traced_in[it->second];
+  {
+    std::vector<std::vector<cyclegc::Edge>> edges = cyclegc::get_referent_edges(objects);
+    for (int i = 0; i < n; ++i) {
+      for (auto& e : edges[i]) {
+        auto it = id_of.find(e.target.address());
+        if (it == id_of.end()) continue;  // an untracked object: no cycle passes through it
+        out[i].emplace_back(it->second, std::move(e.label));
+        ++traced_in[it->second];
+      }
     }
-  }
+  }  // the edges' references are gone before the counts are read
 
   std::vector<bool> reported(n, false);
   std::vector<std::uint32_t> untraced(n, 0);
@@ -204,7 +224,12 @@ report::Report build_report(const BuildInput& in) {
     obj.type = o.type_name();
     obj.address = hex_address(o.address());
     obj.size = o.header()->type->value_size;
-    obj.label = o.repr();
+    if (!in.labels) {
+      obj.label = safe_repr(o);
+    } else if (auto it = in.labels->find(o.header());
+               it != in.labels->end() && it->second.type == o.header()->type) {
+      obj.label = it->second.text;
+    }
     obj.stack = stack_for(o);
     if (!in_garbage[i]) obj.generation = generation_of[i];
     obj.refcount = cyclegc::refcount(o) - 1 - (in_garbage[i] ? 1 : 0);  // not ours, not garbage()'s
@@ -262,54 +287,46 @@ report::Report build_report(const BuildInput& in) {
   }
 
   // Referrer chains. A cycle member's chain is its cycle (the walk in `members`); writing the
-  // hops around the cycle for every member would make a report quadratic in cycle length.
-  // Other objects get the shortest path, breadth-first over the reversed edges, from the cycle
-  // they hang off or from an object held by untraced references.
-  std::vector<std::vector<std::pair<int, std::string>>> in_edges(n);
-  for (int i = 0; i < n; ++i) {
-    if (!reported[i]) continue;
-    for (const auto& [to, label] : out[i]) {
-      if (reported[to]) in_edges[to].emplace_back(i, label);
-    }
-  }
-  std::vector<int> parent(n, -2);
-  std::vector<std::string> parent_label(n);
+  // hops around the cycle for every member would make a report quadratic in cycle length. Every
+  // other object's chain is its shortest path from a root — a cycle member, or an object held
+  // by untraced references — found by one breadth-first search from all roots at once, and is
+  // written as its last hop only: the rest is the chain of that hop's `from`. Both keep the
+  // report, and the time to build it, linear in the objects and edges.
+  std::vector<int> parent(n, -1);
+  std::vector<const std::string*> parent_label(n, nullptr);
+  std::vector<const char*> root_kind(n, nullptr);
+  std::deque<int> queue;
   for (int i = 0; i < n; ++i) {
     if (!reported[i]) continue;
     if (component_of[i] >= 0) {
+      root_kind[i] = "cycle";
+    } else if (!in_garbage[i] && untraced[i] > 0) {
+      root_kind[i] = "holder";
+    } else {
+      continue;
+    }
+    queue.push_back(i);
+  }
+  while (!queue.empty()) {
+    const int v = queue.front();
+    queue.pop_front();
+    for (const auto& [to, label] : out[v]) {
+      if (!reported[to] || root_kind[to]) continue;
+      root_kind[to] = root_kind[v];
+      parent[to] = v;
+      parent_label[to] = &label;
+      queue.push_back(to);
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!reported[i] || !root_kind[i]) continue;
+    if (component_of[i] >= 0) {
       r.chains.push_back({i, "cycle", component_of[i], {}});
-      continue;
+    } else if (parent[i] < 0) {
+      r.chains.push_back({i, "holder", -1, {}});  // held directly from outside the graph
+    } else {
+      r.chains.push_back({i, root_kind[i], -1, {{parent[i], i, *parent_label[i]}}});
     }
-    report::Chain chain{i, "holder", -1, {}};
-    if (untraced[i] > 0 && !in_garbage[i]) {  // held directly from outside the graph
-      r.chains.push_back(std::move(chain));
-      continue;
-    }
-    std::vector<int> visited{i};
-    parent[i] = -1;
-    std::deque<int> queue{i};
-    int found = -1;
-    while (!queue.empty() && found < 0) {
-      const int v = queue.front();
-      queue.pop_front();
-      for (const auto& [from, label] : in_edges[v]) {
-        if (parent[from] != -2) continue;
-        parent[from] = v;
-        parent_label[from] = label;
-        visited.push_back(from);
-        if (component_of[from] >= 0 || (!in_garbage[from] && untraced[from] > 0)) {
-          chain.kind = component_of[from] >= 0 ? "cycle" : "holder";
-          found = from;
-          break;
-        }
-        queue.push_back(from);
-      }
-    }
-    for (int v = found; v >= 0 && v != i; v = parent[v]) {
-      chain.hops.push_back({v, parent[v], parent_label[v]});
-    }
-    for (int v : visited) parent[v] = -2;  // reset only what this search touched
-    if (found >= 0) r.chains.push_back(std::move(chain));
   }
 
   // Live objects by type and allocation site.

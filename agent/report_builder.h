@@ -7,10 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "cyclegc/any_ref.h"
+
 #include "cyclegc_report/report.h"
 #include "stack_recorder.h"
 
 namespace cyclegc::agent {
+
+// An object's label, taken while the program was alive, with its type: an address reused by
+// an object of another type since is not the same object.
+struct TakenLabel {
+  const void* type = nullptr;
+  std::string text;
+};
+using TakenLabels = absl::flat_hash_map<const void*, TakenLabel>;  // by object header
 
 struct BuildInput {
   const StackRecorder* stacks = nullptr;
@@ -20,7 +31,13 @@ struct BuildInput {
   // At exit every object still alive was leaked (the program's own globals are gone), so all
   // of them are reported; earlier reports describe the garbage and count the living.
   bool at_exit = false;
+  // Labels taken earlier, by object header, for objects that existed then; objects not in it get
+  // none. Null: each object's repr() is called now.
+  const TakenLabels* labels = nullptr;
 };
+
+// The object's repr(), or what it threw: a repr is the program's code and may fail.
+std::string safe_repr(const AnyRef& object) noexcept;
 
 report::Report build_report(const BuildInput& in);
 

@@ -1,16 +1,25 @@
 #include "report_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "cyclegc_report/untrusted.h"
 
 namespace cyclegc::agent {
 
 absl::Status write_file_atomically(const std::string& path, const std::string& contents) {
+  // Only a regular file is replaced: a device (/dev/null, even for root), a FIFO, a link (such
+  // as /dev/stdout) or a directory at the path stays what it is.
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "report '", report::printable(path), "' is not a regular file; it is left as it is"));
+  }
   const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
   auto failure = [&](const char* what) {
     absl::Status status =

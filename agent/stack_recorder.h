@@ -44,6 +44,11 @@ class StackRecorder {
   std::vector<Frame> frames(int stack) const;
   const char* method() const;  // "frame-pointer", "unwind" or "off"
 
+  // fork(): the lock is held across it (pthread_atfork), so that the child's copy of the maps is
+  // whole and its lock free, whatever another thread was recording.
+  void before_fork() { mu_.lock(); }
+  void after_fork() { mu_.unlock(); }
+
  private:
   using Pcs = std::vector<std::uintptr_t>;
   using PcSpan = absl::Span<const std::uintptr_t>;

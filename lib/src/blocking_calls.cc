@@ -2,11 +2,12 @@
 // is not in the middle of changing a container, so a collection that must read containers need
 // not wait for it to allocate (mutator_registry.cc). libcyclegc defines these C library entry
 // points; being loaded before libc, its definitions are the ones the program and libstdc++
-// call (std::condition_variable, std::thread::join, std::this_thread::sleep_for, event loops).
-// Each marks the thread blocked, calls the C library's own definition (the next one in lookup
-// order), and on the way out parks the thread if a stop began meanwhile, before the program
-// runs again. For a thread that has never used cyclegc, or one that is not at a safepoint
-// (inside a destructor, which a container may be running mid-erase), each is a plain call.
+// call (std::condition_variable, std::thread::join, std::this_thread::sleep_for, event loops,
+// POSIX semaphores). Each marks the thread blocked, calls the C library's own definition (the
+// next one in lookup order), and on the way out parks the thread if a stop began meanwhile,
+// before the program runs again. For a thread that has never used cyclegc, or one that is not at a
+// safepoint (inside a destructor, which a container may be running mid-erase), each is a plain
+// call.
 //
 // Not in a ThreadSanitizer build: TSan's interceptors come first, and from inside them (where
 // these would run) TSan does not record synchronization, so the parking below would be
@@ -20,6 +21,7 @@
 #include <dlfcn.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -166,6 +168,18 @@ int sigwait(const sigset_t* set, int* signal) {
 pid_t waitpid(pid_t pid, int* status, int options) {
   CYCLEGC_NEXT(waitpid);
   return call_blocked(real, pid, status, options);
+}
+int sem_wait(sem_t* semaphore) {
+  CYCLEGC_NEXT(sem_wait);
+  return call_blocked(real, semaphore);
+}
+int sem_timedwait(sem_t* semaphore, const timespec* at) {
+  CYCLEGC_NEXT(sem_timedwait);
+  return call_blocked(real, semaphore, at);
+}
+int sem_clockwait(sem_t* semaphore, clockid_t clock, const timespec* at) {
+  CYCLEGC_NEXT(sem_clockwait);
+  return call_blocked(real, semaphore, clock, at);
 }
 
 }  // extern "C"

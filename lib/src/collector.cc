@@ -683,6 +683,9 @@ void mark_collector_thread() {
 std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running) {
   GcState& s = state();
   if (t_in_collection) return 0;
+  if ((trigger == Trigger::kThreshold || trigger == Trigger::kBytes) && g_program_ended.load()) {
+    return 0;  // automatic collections end with the program (at_program_end)
+  }
   flush_pending_unlinks();
   {
     std::unique_lock lock(s.mu);

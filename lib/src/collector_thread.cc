@@ -1,11 +1,12 @@
 // The background collector thread: started with the first tracked object, woken by allocation
-// thresholds, bytes allocated, a timer or request_collect(), and stopped at process exit after a
-// final collection. Application threads only ever notify it; they never wait for it.
+// thresholds, bytes allocated, a timer or request_collect(), and stopped when the program ends,
+// before the final collection. Application threads only ever notify it; they never wait for it.
 #include <pthread.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <string>
@@ -120,11 +121,18 @@ void after_fork_child() {
   registry_after_fork_child();
   GcState& s = state();
   s.collecting = false;
+  // Another thread may have been inside notify or wait on these at the fork (notify_collector
+  // signals without the lock): their copies in the child are in an undefined state. Only this
+  // thread exists here, so none is in use; they are made anew. (glibc's condition variables own
+  // no resources, so nothing is lost by not destroying the old ones.)
+  new (&s.collection_done) std::condition_variable();
   s.mu.unlock();
   CollectorThread& c = collector();
   c.forked_away = std::exchange(c.thread, nullptr);
   c.stopping = false;
   c.parked = false;
+  new (&c.wake) std::condition_variable();
+  new (&c.parked_changed) std::condition_variable();
   c.mu.unlock();
 }
 
@@ -161,37 +169,75 @@ void report_garbage_at_shutdown() {
                list.c_str());
 }
 
-// Runs at exit, after the program's own static destructors: the final collection CPython runs
-// at shutdown, the report of what is left, and the collector thread's orderly stop.
-struct ExitCollection {
-  ~ExitCollection() {
-    CollectorThread& c = collector();
-    {
-      std::lock_guard lock(c.mu);
-      c.stopping = true;
-    }
-    c.wake.notify_all();
-    if (c.thread) {
-      c.thread->join();
-      delete c.thread;
-      c.thread = nullptr;
-    }
-    run_collection(kNumGenerations - 1, Trigger::kExit, /*wait_if_running=*/true);
+// Stops the collector thread for good, after the collection it may be running.
+void stop_collector_thread() {
+  CollectorThread& c = collector();
+  {
+    std::lock_guard lock(c.mu);
+    c.stopping = true;
+  }
+  c.wake.notify_all();
+  if (c.thread && c.thread->get_id() != std::this_thread::get_id()) {
+    c.thread->join();
+    delete c.thread;
+    c.thread = nullptr;
+  }
+}
+
+// The program's end, CPython's finalization: the observer's last look, then the final
+// collection, run while the program's globals are alive (CPython never runs __del__ after module
+// teardown). Automatic collections end here; objects freed later by the static destructors are
+// freed by their counts, and a cycle left then stays, as in CPython.
+void at_program_end() {
+  g_program_ended.store(true);
+  stop_collector_thread();
+  if (const Observer* o = observer(); o && o->on_program_end) o->on_program_end();
+  run_collection(kNumGenerations - 1, Trigger::kExit, /*wait_if_running=*/true);
+}
+
+// Every function-local static of the library is initialized while it loads, single-threaded:
+// its first use must never happen in a thread racing a fork(), which would leave the guard held
+// in the child, and its first make<>() blocked on it for ever.
+struct AtLoad {
+  AtLoad() {
+    state();
+    collector();
+    garbage();
+    registry_at_load();
+    register_fork_handlers_once();
+  }
+} at_load;
+
+// After the static destructors: the report of what garbage() still holds, and the thread's stop
+// for programs whose end never ran (no tracked object was ever made).
+struct AtTeardown {
+  ~AtTeardown() {
+    stop_collector_thread();
     report_garbage_at_shutdown();
   }
-} exit_collection;
+} at_teardown;
 
 }  // namespace
+
+std::atomic<bool> g_program_ended{false};
+
+void register_fork_handlers_once() {
+  static const bool registered = [] {
+    return pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0;
+  }();
+  (void)registered;
+}
+
+void register_program_end() {
+  register_fork_handlers_once();
+  std::atexit(at_program_end);
+}
 
 void ensure_collector_thread() {
   CollectorThread& c = collector();
   std::lock_guard lock(c.mu);
   if (c.thread || c.stopping) return;
-  static const bool fork_handlers = [] {
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-    return true;
-  }();
-  (void)fork_handlers;
+  register_fork_handlers_once();
   c.next_interval = std::chrono::steady_clock::now() + c.interval;
   c.parked = false;
   c.thread = new std::thread(run);

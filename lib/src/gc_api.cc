@@ -1,6 +1,7 @@
 // The public gc-module functions: argument checking, locking, and introspection over the
 // generation lists. The collection itself is in collector.cc.
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "cyclegc/gc.h"
 #include "cyclegc/mutator.h"
 #include "gc_state.h"
+#include "mutator_registry.h"
 
 namespace cyclegc {
 namespace detail {
@@ -47,10 +49,37 @@ void append_objects(const GcLinks* list, std::vector<AnyRef>& out) {
   }
 }
 
+// Introspection follows the collector's rules (collector.cc): an object is traced only while a
+// reference pins it, and referents found in it are read only while their blocks cannot be
+// freed — the scope counts as a collection, so blocks freed meanwhile are retired, not returned.
+// Containers are read only while the other threads that use cyclegc are stopped at safepoints;
+// when they cannot be stopped, the scope reads Ref fields only (a container is skipped).
+class ReadingScope {
+ public:
+  ReadingScope() {
+    if (other_mutators() > 0) {
+      stopped_ = stop_mutators(std::chrono::milliseconds(20));
+      concurrent_ = !stopped_;
+    }
+    begin_collecting();
+  }
+  ~ReadingScope() {
+    if (stopped_) resume_mutators();
+    end_collecting();
+  }
+  ReadingScope(const ReadingScope&) = delete;
+  ReadingScope& operator=(const ReadingScope&) = delete;
+  bool concurrent() const { return concurrent_; }
+
+ private:
+  bool stopped_ = false;
+  bool concurrent_ = false;
+};
+
 template <class F>
 class EdgeCollector final : public Visitor {
  public:
-  explicit EdgeCollector(F f) : f_(std::move(f)) {}
+  EdgeCollector(F f, bool concurrent) : f_(std::move(f)) { concurrent_ = concurrent; }
 
  private:
   void visit(const char* label, std::size_t index, Slot& slot) override {
@@ -59,11 +88,25 @@ class EdgeCollector final : public Visitor {
   F f_;
 };
 
+// Calls f(label, index, referent) for each edge of `h`, which the caller pins, inside `scope`.
 template <class F>
-void for_each_edge(ObjectHeader* h, F f) {
+void for_each_edge(const ReadingScope& scope, ObjectHeader* h, F f) {
   if (!h->type->tracked()) return;
-  EdgeCollector visitor(std::move(f));
+  EdgeCollector visitor(std::move(f), scope.concurrent());
   h->type->trace(h->value(), visitor);
+}
+
+std::vector<Edge> edges_of(const ReadingScope& scope, const AnyRef& object) {
+  std::vector<Edge> out;
+  for_each_edge(scope, object.header(), [&](const char* label, std::size_t index, ObjectHeader* r) {
+    // A referent another thread is destroying (its count reached zero while the
+    // field was being replaced) is not an edge any more.
+    if (!incref_if_alive(r)) return;
+    out.push_back(
+        {index == Visitor::kNoIndex ? std::string(label) : absl::StrCat(label, "[", index, "]"),
+         AnyRef::adopt(r)});
+  });
+  return out;
 }
 
 }  // namespace
@@ -231,33 +274,36 @@ std::vector<AnyRef> get_objects(std::optional<int> generation) {
 std::vector<AnyRef> get_referrers(const AnyRef& object) {
   std::vector<AnyRef> out;
   if (!object) return out;
-  GcState& s = state();
-  auto lock = detail::lock_settled(s);
-  auto scan = [&](const detail::GcLinks* list) {
-    for (detail::GcLinks* l = list->next; l != list; l = l->next) {
-      detail::ObjectHeader* h = detail::ObjectHeader::from_links(l);
-      bool refers = false;
-      detail::for_each_edge(h, [&](const char*, std::size_t, detail::ObjectHeader* r) {
-        refers |= r == object.header();
-      });
-      if (refers && detail::incref_if_alive(h)) out.push_back(AnyRef::adopt(h));
-    }
-  };
-  for (auto& g : s.generations) scan(&g.head);
-  scan(&s.permanent);
+  detail::ReadingScope scope;
+  std::vector<AnyRef> all;  // pinned before they are traced
+  {
+    GcState& s = state();
+    auto lock = detail::lock_settled(s);
+    for (auto& g : s.generations) detail::append_objects(&g.head, all);
+    detail::append_objects(&s.permanent, all);
+  }
+  for (AnyRef& o : all) {
+    bool refers = false;
+    detail::for_each_edge(
+        scope, o.header(),
+        [&](const char*, std::size_t, detail::ObjectHeader* r) { refers |= r == object.header(); });
+    if (refers) out.push_back(std::move(o));
+  }
   return out;
 }
 
 std::vector<Edge> get_referent_edges(const AnyRef& object) {
-  std::vector<Edge> out;
-  if (!object) return out;
-  detail::for_each_edge(
-      object.header(), [&](const char* label, std::size_t index, detail::ObjectHeader* r) {
-        detail::ref_acquire(r);
-        out.push_back(
-            {index == Visitor::kNoIndex ? std::string(label) : absl::StrCat(label, "[", index, "]"),
-             AnyRef::adopt(r)});
-      });
+  if (!object) return {};
+  detail::ReadingScope scope;
+  return detail::edges_of(scope, object);
+}
+
+std::vector<std::vector<Edge>> get_referent_edges(const std::vector<AnyRef>& objects) {
+  std::vector<std::vector<Edge>> out(objects.size());
+  detail::ReadingScope scope;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (objects[i]) out[i] = detail::edges_of(scope, objects[i]);
+  }
   return out;
 }
 

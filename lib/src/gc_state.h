@@ -17,6 +17,7 @@
 
 #include "cyclegc/gc.h"
 #include "cyclegc/object_header.h"
+#include "cyclegc/observer.h"
 #include "gc_list.h"
 
 namespace cyclegc::detail {
@@ -117,6 +118,17 @@ std::string debug_repr(const ObjectHeader* h);
 
 // Marks the calling thread as the background collector (collector.cc).
 void mark_collector_thread();
+
+// Registers, once, what runs at the program's end (collector_thread.cc): after the first
+// tracked object exists, so that the handler runs before the static destructors of the
+// program's globals, which were constructed before it.
+void register_program_end();
+// pthread_atfork handlers that keep the library's locks whole across fork() (collector_thread.cc).
+void register_fork_handlers_once();
+// The observer, or null (object_lifetime.cc).
+const Observer* observer();
+// Set at the program's end: automatic collections stop (explicit ones still run).
+extern std::atomic<bool> g_program_ended;
 
 // The background thread (collector_thread.cc).
 void notify_collector(Trigger trigger, int generation);

@@ -100,8 +100,15 @@ void deallocate(ObjectHeader* h) {
   }
 }
 
+void unregister_at_exit(void* record);
+
 Registry& registry() {
-  static Registry* r = new Registry();  // never destroyed: threads exit after static teardown
+  // Never destroyed: threads exit after static teardown.
+  static Registry* r = [] {
+    auto* made = new Registry();
+    pthread_key_create(&made->exit_key, unregister_at_exit);
+    return made;
+  }();
   return *r;
 }
 
@@ -147,11 +154,6 @@ void memory_barrier_all_threads() {
 void register_mutator() {
   Registry& r = registry();
   std::unique_lock lock(r.mu);
-  static const bool key_ready = [&r] {
-    pthread_key_create(&r.exit_key, unregister_at_exit);
-    return true;
-  }();
-  (void)key_ready;
   link_blocking_calls();
   r.stop_changed.wait(lock, [&r] { return !r.stopping; });  // no thread joins during a stop
   t_mutator.registered = true;
@@ -251,6 +253,16 @@ bool stop_mutators(std::chrono::microseconds patience) {
   const auto registered = [&r](MutatorRecord* m) {
     return std::find(r.records.begin(), r.records.end(), m) != r.records.end();
   };
+  if (r.stopping) {
+    // Another thread's stop (a collection's, or introspection's): one at a time. This thread is
+    // inside the library, changing nothing, so it counts as parked while it waits.
+    t_mutator.parked = true;
+    lock.unlock();
+    r.stop_changed.notify_all();
+    lock.lock();
+    r.stop_changed.wait(lock, [&r] { return !r.stopping; });
+    t_mutator.parked = false;
+  }
   if (r.straggler && registered(r.straggler) &&
       r.straggler->safepoints.load(std::memory_order_relaxed) == r.straggler_safepoints) {
     return false;  // it would hold every other thread up for the patience, and fail again
@@ -315,6 +327,7 @@ void set_collector_thread_is_current() {
   t_mutator.exempt = true;
 }
 
+void registry_at_load() { registry(); }
 void registry_before_fork() { registry().mu.lock(); }
 void registry_after_fork_parent() { registry().mu.unlock(); }
 void registry_after_fork_child() {
@@ -325,6 +338,7 @@ void registry_after_fork_child() {
   r.stopping = false;  // a stop in the parent is not the child's
   r.straggler = nullptr;
   g_stop_requested.store(false, std::memory_order_relaxed);
+  new (&r.stop_changed) std::condition_variable();  // see after_fork_child (collector_thread.cc)
   r.mu.unlock();
 }
 

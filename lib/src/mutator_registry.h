@@ -52,6 +52,8 @@ class LibraryWait {
 std::size_t other_mutators();
 void set_collector_thread_is_current();
 
+// Initializes the registry while the library loads (see AtLoad in collector_thread.cc).
+void registry_at_load();
 // fork(): the child keeps only the calling thread's record.
 void registry_before_fork();
 void registry_after_fork_parent();

@@ -24,12 +24,13 @@ namespace {
 
 constexpr int kMaxDepth = 32;
 
-// The collector thread starts with the first tracked object; afterwards this costs one load.
-void ensure_collector_thread_started_once() {
+// The first tracked object registers the program's end (collector_thread.cc) and, in the
+// background mode, starts the collector thread; afterwards this costs one load.
+void start_once(bool background) {
   static std::atomic<bool> started{false};
-  if (!started.load(std::memory_order_relaxed)) {
-    started.store(true, std::memory_order_relaxed);
-    ensure_collector_thread();
+  if (!started.load(std::memory_order_relaxed) && !started.exchange(true)) {
+    register_program_end();
+    if (background) ensure_collector_thread();
   }
 }
 // The trashcan. Every free reads the depth, so it is an initial-exec int (one %fs-relative
@@ -42,6 +43,8 @@ bool over_aligned(const TypeInfo& info) {
   return info.block_align > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
 }
 
+}  // namespace
+
 std::atomic<const Observer*> g_observer{nullptr};
 
 // The agent's hooks. The benchmarks build a variant of the library without them
@@ -53,6 +56,8 @@ const Observer* observer() {
   return g_observer.load(std::memory_order_acquire);
 #endif
 }
+
+namespace {
 
 // Taking a dead object off its generation list needs the state lock, so a thread gathers the
 // tracked objects it destroys and unlinks them kPendingUnlinks at a time: most frees take no
@@ -200,14 +205,14 @@ void track(ObjectHeader* h) {
     enabled = s.enabled;
   }
   if (auto* o = observer(); o && o->on_track) {
-    o->on_track(h->value(), h->type->name, h->type->value_size);
+    o->on_track(h->value(), h->type->name(), h->type->value_size);
   }
   const bool background = s.background.load(std::memory_order_relaxed);
+  start_once(background);
   const bool over_bytes = enabled && count_bytes(s, h->type->block_size);
   if (background && !must_pace) {
     if (over_threshold) notify_collector(Trigger::kThreshold, 0);
     if (over_bytes) notify_collector(Trigger::kBytes, 0);
-    if (!over_threshold && !over_bytes) ensure_collector_thread_started_once();
     return;
   }
   if (must_pace) {

@@ -25,14 +25,19 @@ std::string demangle(const char* mangled) {
 
 // Called once per type from TypeInfoFor<T>::get(); the names live as long as the process and
 // stay reachable from the TypeInfo, so leak checkers do not report them.
-const char* intern_type_name(const std::type_info& ti) {
-  return strdup(demangle(ti.name()).c_str());
+const char* TypeInfo::name() const {
+  if (const char* n = name_cache.load(std::memory_order_acquire)) return n;
+  char* made = strdup(demangle(id->name()).c_str());
+  const char* expected = nullptr;
+  if (name_cache.compare_exchange_strong(expected, made, std::memory_order_acq_rel)) return made;
+  std::free(made);  // another thread's copy won
+  return expected;
 }
 
 std::string debug_repr(const ObjectHeader* h) {
   char address[32];
   std::snprintf(address, sizeof address, "%p", h->value());
-  return std::string("<") + h->type->name + " " + address + ">";
+  return std::string("<") + h->type->name() + " " + address + ">";
 }
 
 }  // namespace cyclegc::detail

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cyclegc_report/report.h"
@@ -152,16 +153,18 @@ void check_references(const Report& r) {
 
 // What to_json() leaves out: each cycle's edges, and each member's chain (its cycle).
 void rebuild_cycle_details(Report& r) {
-  std::vector<int> cycle_of;
+  // By id in a hash map, not a vector indexed by id: ids are untrusted, and an id of INT_MAX
+  // must cost no more than any other.
+  absl::flat_hash_map<int, int> cycle_of;
   for (const Cycle& c : r.cycles) {
     for (int m : c.members) {
       if (m < 0) throw ReadError{absl::StrCat("$.cycles[", c.id, "].members: negative id")};
-      if (static_cast<std::size_t>(m) >= cycle_of.size()) cycle_of.resize(m + 1, -1);
       cycle_of[m] = c.id;
     }
   }
   auto member_cycle = [&](int id) {
-    return id >= 0 && static_cast<std::size_t>(id) < cycle_of.size() ? cycle_of[id] : -1;
+    auto it = cycle_of.find(id);
+    return it == cycle_of.end() ? -1 : it->second;
   };
   for (std::size_t i = 0; i < r.cycles.size(); ++i) {
     if (r.cycles[i].id != static_cast<int>(i)) {

@@ -1,13 +1,11 @@
 #include "cyclegc_report/suppressions.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "cyclegc_report/untrusted.h"
 
 namespace cyclegc::report {
 
@@ -32,21 +30,21 @@ absl::StatusOr<Suppressions> parse_suppressions(const std::string& text) {
     } else if (kind == "shape") {
       s.shapes.push_back(value);
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("line ", line_number, ": unknown kind '", kind, "' (type, frame or shape)"));
+      return absl::InvalidArgumentError(absl::StrCat("line ", line_number, ": unknown kind '",
+                                                     printable(kind), "' (type, frame or shape)"));
     }
   }
   return s;
 }
 
 absl::StatusOr<Suppressions> load_suppressions(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read suppressions file '", path, "'"));
-  std::stringstream text;
-  text << in.rdbuf();
-  auto parsed = parse_suppressions(text.str());
+  constexpr std::size_t kLimit = 1 << 20;  // a suppressions file is lines written by hand
+  auto text = read_regular_file(path, kLimit);
+  if (!text.ok()) return text.status();
+  auto parsed = parse_suppressions(*text);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", parsed.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(printable(path), ": ", parsed.status().message()));
   }
   return parsed;
 }

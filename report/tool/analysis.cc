@@ -13,6 +13,67 @@ namespace cyclegc::report {
 
 Analysis::Analysis(const Report& r) : r_(r) {
   for (std::size_t i = 0; i < r.objects.size(); ++i) index_[r.objects[i].id] = i;
+  for (const Chain& c : r.chains) chain_index_.emplace(c.object, &c);
+}
+
+const Chain* Analysis::chain(int id) const {
+  auto it = chain_index_.find(id);
+  return it == chain_index_.end() ? nullptr : it->second;
+}
+
+namespace {
+
+// The path once around `c` from `from` back to it, breadth-first over the cycle's edges.
+std::vector<Edge> around_cycle(const Cycle& c, int from) {
+  std::map<int, std::vector<const Edge*>> out;
+  for (const Edge& e : c.edges) out[e.from].push_back(&e);
+  std::map<int, const Edge*> via;
+  std::deque<int> queue{from};
+  while (!queue.empty()) {
+    const int v = queue.front();
+    queue.pop_front();
+    for (const Edge* e : out[v]) {
+      if (e->to == from) {
+        std::vector<Edge> path{*e};
+        for (int w = v; w != from; w = via[w]->from) path.push_back(*via[w]);
+        std::reverse(path.begin(), path.end());
+        return path;
+      }
+      if (via.emplace(e->to, e).second) queue.push_back(e->to);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<Edge> Analysis::chain_path(int id, std::size_t max_hops, std::size_t* elided) const {
+  std::vector<Edge> path;  // nearest the object first, reversed at the end
+  std::size_t total = 0;
+  auto add = [&](const Edge& e) {
+    ++total;
+    if (path.size() < max_hops) path.push_back(e);
+  };
+  const Chain* c = chain(id);
+  if (c && c->cycle >= 0 && c->cycle < static_cast<int>(r_.cycles.size())) {
+    auto around = around_cycle(r_.cycles[c->cycle], id);
+    std::reverse(around.begin(), around.end());
+    for (const Edge& e : around) add(e);
+  } else if (c && c->hops.size() > 1) {
+    for (auto it = c->hops.rbegin(); it != c->hops.rend(); ++it) add(*it);
+  } else {
+    // Hop by hop; an untrusted report may loop, so no object is visited twice.
+    std::set<int> seen{id};
+    while (c && c->cycle < 0 && c->hops.size() == 1 && c->hops[0].to == id) {
+      add(c->hops[0]);
+      id = c->hops[0].from;
+      if (!seen.insert(id).second) break;
+      c = chain(id);
+    }
+  }
+  std::reverse(path.begin(), path.end());
+  if (elided) *elided = total - path.size();
+  return path;
 }
 
 std::vector<int> Analysis::leaked() const {

@@ -2,6 +2,7 @@
 // allocation site, and what breaking a cycle's closing edge would free.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -59,11 +60,19 @@ class Analysis {
   // Parses `text` as an object id or, when `cycles_allowed`, "c<id>"; prints one line and returns
   // nothing when the report has no such object or cycle.
   std::optional<Target> target(const std::string& text, bool cycles_allowed) const;
+  // An object's chain, root first: around its cycle for a member, else from the cycle or holder
+  // it hangs off. A report writes each chain as its last hop (older ones wrote every hop; both
+  // are read), so the path is followed from chain to chain: O(its length). At most `max_hops`
+  // hops are returned, those nearest the object; `elided` (if given) counts the rest.
+  std::vector<Edge> chain_path(int id, std::size_t max_hops = SIZE_MAX,
+                               std::size_t* elided = nullptr) const;
+  const Chain* chain(int id) const;
   const Report& report() const { return r_; }
 
  private:
   const Report& r_;
   std::map<int, std::size_t> index_;
+  std::map<int, const Chain*> chain_index_;
 };
 
 }  // namespace cyclegc::report

@@ -160,11 +160,11 @@ int cmd_dot(const Args& args) {
       edges = r.cycles[id].edges;
     } else {
       nodes.insert(id);
-      for (const Chain& ch : r.chains) {
-        if (ch.object != id) continue;
-        const auto& hops = ch.cycle >= 0 ? r.cycles[ch.cycle].edges : ch.hops;
-        if (ch.cycle >= 0) {
-          for (int m : r.cycles[ch.cycle].members) nodes.insert(m);
+      if (const Chain* ch = a.chain(id)) {
+        const bool member = ch->cycle >= 0 && ch->cycle < static_cast<int>(r.cycles.size());
+        const auto hops = member ? r.cycles[ch->cycle].edges : a.chain_path(id);
+        if (member) {
+          for (int m : r.cycles[ch->cycle].members) nodes.insert(m);
         }
         for (const Edge& e : hops) {
           nodes.insert(e.from);

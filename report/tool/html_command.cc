@@ -140,7 +140,7 @@ int cmd_html(const Args& args) {
          << " &times; cycle of " << c.members.size() << " " << esc(a.object(c.members[0]).type)
          << (c.members.size() > 1 ? "…" : "") << " &mdash; " << f.objects << " objects, " << f.bytes
          << " bytes" << (f.suppressed ? " (suppressed)" : "") << "</summary>";
-    page << "<p>Shape <code>" << f.shape << "</code>; example cycle c" << c.id << ".</p>";
+    page << "<p>Shape <code>" << esc(f.shape) << "</code>; example cycle c" << c.id << ".</p>";
     page << cycle_svg(a, c);
     page << "<p class=\"closing-text\">Closing edge: <code>" << esc(a.describe(c.closing_edge))
          << "</code> &mdash; breaking it frees " << freed.objects.size() << " objects ("
@@ -150,6 +150,11 @@ int cmd_html(const Args& args) {
     }
     page << "</details>";
   }
+  // What each holder keeps alive directly: the chains whose last hop starts at it.
+  std::map<int, std::vector<const Chain*>> kept_by;
+  for (const Chain& ch : r.chains) {
+    if (ch.cycle < 0 && !ch.hops.empty()) kept_by[ch.hops.back().from].push_back(&ch);
+  }
   for (int id : r.untraced) {
     const Object& o = a.object(id);
     page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << esc(o.label)
@@ -157,11 +162,9 @@ int cmd_html(const Args& args) {
          << (o.untraced_refs == 1 ? "" : "s") << (o.suppressed ? " (suppressed)" : "")
          << "</summary><p>A lambda, <code>std::function</code>, untracked object or global holds "
          << "it: no collector can free it.</p>" << stack_html(r, o);
-    for (const Chain& ch : r.chains) {
-      if (ch.cycle >= 0 || ch.hops.empty() || ch.hops.front().from != id) continue;
-      page << "<p>Keeps alive <code>" << esc(a.describe(ch.object)) << "</code> via: ";
-      for (const Edge& e : ch.hops) page << "<code>" << esc(a.describe(e)) << "</code> ";
-      page << "</p>";
+    for (const Chain* ch : kept_by[id]) {
+      page << "<p>Keeps alive <code>" << esc(a.describe(ch->object)) << "</code> via: <code>"
+           << esc(a.describe(ch->hops.back())) << "</code></p>";
     }
     page << "</details>";
   }

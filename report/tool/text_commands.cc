@@ -38,37 +38,6 @@ std::string member_types(const Analysis& a, const Cycle& c) {
   return absl::StrJoin(parts, " + ");
 }
 
-// The path from `from` to `to` over the cycle's edges (breadth-first), as edges.
-std::vector<Edge> path_within(const Cycle& c, int from, int to) {
-  std::map<int, std::vector<const Edge*>> out;
-  for (const Edge& e : c.edges) out[e.from].push_back(&e);
-  std::map<int, const Edge*> via;
-  std::deque<int> queue{from};
-  std::set<int> seen{from};
-  while (!queue.empty()) {
-    const int v = queue.front();
-    queue.pop_front();
-    for (const Edge* e : out[v]) {
-      if (e->to == to) {
-        std::vector<Edge> path{*e};
-        for (int w = v; w != from; w = via[w]->from) path.insert(path.begin(), *via[w]);
-        return path;
-      }
-      if (seen.insert(e->to).second) {
-        via[e->to] = e;
-        queue.push_back(e->to);
-      }
-    }
-  }
-  return {};
-}
-
-// The hops of an object's chain: around its cycle, or as written in the report.
-std::vector<Edge> chain_hops(const Report& r, const Chain& chain) {
-  if (chain.cycle >= 0) return path_within(r.cycles[chain.cycle], chain.object, chain.object);
-  return chain.hops;
-}
-
 int leak_status(const Args& args, const Analysis& a) {
   return args.fail_on_leak && !a.leaked().empty() ? kLeaksFound : kOk;
 }
@@ -230,17 +199,28 @@ int cmd_chains(const Args& args) {
   } else {
     ids = a.leaked();
   }
-  std::map<int, const Chain*> chain_of;
-  for (const Chain& c : r.chains) chain_of[c.object] = &c;
+  // Listing every leak, a chain shows its last kListedHops hops: a long tail's chains, in full,
+  // would grow with the square of its length.
+  constexpr std::size_t kListedHops = 8;
+  const std::size_t max_hops = ids.size() == 1 ? SIZE_MAX : kListedHops;
   for (int id : ids) {
     std::printf("%s\n", a.describe(id).c_str());
-    auto it = chain_of.find(id);
-    if (it == chain_of.end()) {
+    const Chain* chain = a.chain(id);
+    if (!chain) {
       std::printf("  (no chain)\n");
       continue;
     }
-    const auto hops = chain_hops(r, *it->second);
+    if (chain->cycle >= 0 && chain->cycle < static_cast<int>(r.cycles.size()) &&
+        r.cycles[chain->cycle].members.size() > max_hops) {
+      std::printf("  a member of cycle c%d of %zu objects (chains %d goes around it)\n",
+                  chain->cycle, r.cycles[chain->cycle].members.size(), id);
+      continue;
+    }
+    std::size_t elided = 0;
+    const auto hops = a.chain_path(id, max_hops, &elided);
     if (hops.empty()) std::printf("  held directly by untraced references\n");
+    if (elided > 0)
+      std::printf("  ... %zu hops before these (chains %d shows them all)\n", elided, id);
     for (const Edge& e : hops) {
       std::printf("  %s", a.describe(e).c_str());
       if (args.stacks) std::printf("    [%s]", a.site_of(a.object(e.from)).c_str());

@@ -201,6 +201,43 @@ TEST_F(ReportToolTest, BadReportsGetOneLineAndADistinctStatus) {
   EXPECT_EQ(tool("summary --bogus x").status, 2);
 }
 
+// Issue 12: every value of a report is untrusted. A cycle member id of INT_MAX once aborted every
+// command; markup in any string once reached the HTML page unescaped.
+TEST_F(ReportToolTest, HostileReportsNeitherAbortNorInjectMarkup) {
+  std::ifstream in(report_of("leaky_tree", "1 1"));
+  auto j = nlohmann::json::parse(in);
+  const std::string evil = "<script>alert(1)</script>";
+  for (auto& c : j["cycles"]) c["shape"] = evil;
+  for (auto& o : j["objects"]) {
+    o["type"] = evil;
+    o["label"] = evil;
+  }
+  for (auto& e : j["edges"]) e["label"] = evil;
+  for (auto& st : j["stacks"]) {
+    for (auto& f : st["frames"]) {
+      f["function"] = evil;
+      f["file"] = evil;
+    }
+  }
+  j["process"]["executable"] = evil;
+  j["process"]["reason"] = evil;
+  const std::string hostile = write("hostile.json", j.dump());
+  ProgramRun html = tool("html " + hostile + " -o " + dir_ + "/page.html");
+  EXPECT_EQ(html.status, 0) << html.output;
+  std::ifstream page_in(dir_ + "/page.html");
+  const std::string page(std::istreambuf_iterator<char>(page_in), {});
+  EXPECT_THAT(page, Not(HasSubstr(evil)));
+  EXPECT_THAT(page, HasSubstr("&lt;script&gt;"));
+
+  for (int id : {2147483647, 2147483646, 1000000000}) {
+    auto k = j;
+    k["cycles"][0]["members"][0] = id;
+    ProgramRun r = tool("summary " + write("ids.json", k.dump()));
+    EXPECT_EQ(r.status, 3) << id << ": " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+}
+
 TEST_F(ReportToolTest, HelpForTheToolAndEachCommand) {
   ProgramRun r = tool("--help");
   EXPECT_EQ(r.status, 0);

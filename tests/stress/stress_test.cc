@@ -374,6 +374,40 @@ TEST(Stress, OwnersChangePlainContainersWhileBackToBackCollectionsRun) {
   EXPECT_EQ(Bag::twice, 0) << "objects destroyed twice";
 }
 
+// Introspection while owners change their containers and drop objects (issue 12): get_objects,
+// get_referrers and get_referent_edges follow the collector's rules, so they never trace a
+// destroyed object nor read a container while it changes — which ASan and TSan would report.
+TEST(Stress, IntrospectionWhileOwnersChangePlainContainers) {
+  constexpr int kThreads = 3;
+  cyclegc::set_background(true);
+  cyclegc::set_threshold(300, 5, 5);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(stress_seconds()) / 2;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(churn_containers, t, deadline);
+  std::size_t walks = 0, edges_seen = 0, referrers = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::vector<cyclegc::AnyRef> objects = cyclegc::get_objects();
+    for (const auto& edges : cyclegc::get_referent_edges(objects)) {
+      for (const auto& e : edges) {
+        ASSERT_TRUE(e.target);
+        ASSERT_GT(cyclegc::refcount(e.target), 0u);
+        ++edges_seen;
+      }
+    }
+    if (!objects.empty())
+      referrers += cyclegc::get_referrers(objects[walks % objects.size()]).size();
+    ++walks;
+  }
+  for (auto& t : threads) t.join();
+  std::printf("%zu heap walks saw %zu edges and %zu referrers\n", walks, edges_seen, referrers);
+  EXPECT_GT(walks, 0u);
+  EXPECT_GT(edges_seen, 0u);
+  for (int i = 0; i < 10 && Bag::destroyed < Bag::created; ++i) cyclegc::collect();
+  EXPECT_EQ(Bag::destroyed, Bag::created) << "objects still alive";
+  EXPECT_EQ(Bag::twice, 0) << "objects destroyed twice";
+}
+
 struct Pair {
   static inline std::atomic<long> live{0};
   Ref<Pair> other;

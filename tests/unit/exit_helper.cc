@@ -2,7 +2,8 @@
 // [--debug|--saveall]. Under PEP 442 the final collection at exit must finalize and free the cycle;
 // under the legacy policy it stays uncollectable, which the exit report must say. `exit_helper
 // fork` instead forks just after the first tracked object started the collector thread; the child
-// makes objects and exits, which must not hang.
+// makes objects and exits, which must not hang. `exit_helper globals` leaves a cycle whose
+// destructor uses a global of the program's.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "cyclegc/cyclegc.h"
 
@@ -21,6 +23,23 @@ struct ExitNode {
   void trace(cyclegc::Visitor& v) const { v("next", next); }
   void finalize() { std::printf("finalized %s\n", name); }
   std::string repr() const { return std::string("ExitNode(") + name + ")"; }
+};
+
+// A global of the program's, destroyed by its static destructors; a destructor of garbage that
+// runs after them reads a dead object (and, under ASan, a use-after-free for its vector).
+struct Log {
+  bool alive = true;
+  std::vector<std::string> lines;
+  ~Log() { alive = false; }
+} g_log;
+
+struct Logging {
+  cyclegc::Ref<Logging> self;
+  void trace(cyclegc::Visitor& v) const { v("self", self); }
+  ~Logging() {
+    std::printf("destroyed with the program's globals %s\n", g_log.alive ? "alive" : "gone");
+    if (g_log.alive) g_log.lines.push_back("destroyed");
+  }
 };
 
 int main(int argc, char** argv) {
@@ -37,6 +56,12 @@ int main(int argc, char** argv) {
     int status = -1;
     waitpid(child, &status, 0);
     std::printf("child exited %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+  }
+  if (std::strcmp(argv[1], "globals") == 0) {
+    auto loop = cyclegc::make<Logging>();
+    loop->self = loop;
+    std::printf("main returns\n");
     return 0;
   }
   if (std::strcmp(argv[1], "legacy") == 0) {

@@ -74,6 +74,15 @@ TEST(Process, ExitRunsFinalizersOfUnreachableCycles) {
   EXPECT_THAT(run.output, Not(HasSubstr("uncollectable")));
 }
 
+// CPython never runs __del__ after module teardown: the final collection runs when the program
+// ends (exit() or main's return), before the static destructors of its globals.
+TEST(Process, TheFinalCollectionRunsWhileTheProgramsGlobalsAreAlive) {
+  ProgramRun run = run_shell(std::string(CYCLEGC_EXIT_HELPER) + " globals");
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("destroyed with the program's globals alive\n"));
+  EXPECT_THAT(run.output, Not(HasSubstr("gone")));
+}
+
 TEST(Process, ExitCountsUncollectableObjects) {
   auto run = run_helper("legacy");
   EXPECT_EQ(run.status, 0);

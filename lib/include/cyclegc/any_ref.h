@@ -41,7 +41,7 @@ class AnyRef {
 
   explicit operator bool() const noexcept { return h_ != nullptr; }
   // The demangled C++ type name, e.g. "Graph".
-  const char* type_name() const noexcept { return h_ ? h_->type->name : "nullptr"; }
+  const char* type_name() const noexcept { return h_ ? h_->type->name() : "nullptr"; }
   // The address of the object itself (what Python calls its id).
   const void* address() const noexcept { return h_ ? h_->value() : nullptr; }
   // The object's printable form ("Graph(one)"), or "<Graph 0x...>" when its type has none.

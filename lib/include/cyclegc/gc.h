@@ -105,6 +105,11 @@ struct Edge {
   AnyRef target;
 };
 std::vector<Edge> get_referent_edges(const AnyRef& object);
+// The edges of each of `objects`, read in one pass: a heap walk's way to ask.
+std::vector<std::vector<Edge>> get_referent_edges(const std::vector<AnyRef>& objects);
+// Introspection reads what a collection may read, when it may (visitor.h): while the other
+// threads that use cyclegc are stopped at safepoints for it. When one cannot be stopped (it runs
+// without reaching a safepoint for 20 ms), containers are skipped and only Ref fields are seen.
 
 bool is_tracked(const AnyRef& object);
 bool is_finalized(const AnyRef& object);

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <typeinfo>
 
 namespace cyclegc {
 
@@ -24,7 +25,7 @@ namespace detail {
 
 // Describes one C++ type to the collector; one constant instance per type (see type_info.h).
 struct TypeInfo {
-  const char* name;          // demangled, for reprs and reports
+  const std::type_info* id;  // name(): demangled from it when first asked
   std::size_t value_size;    // sizeof(T)
   std::size_t value_offset;  // from the ObjectHeader to the T
   std::size_t block_offset;  // from the start of the allocation to the ObjectHeader
@@ -37,6 +38,11 @@ struct TypeInfo {
   // Learned by the collector the first time a trace of this type reaches a container: from
   // then on, while other threads run, its objects are traced only while they are stopped.
   mutable std::atomic<bool> reads_containers{false};
+  // Demangled once, on first use (never in make<>): the TypeInfo itself is constant-initialized,
+  // so making an object takes no initialization guard, which another thread could be holding
+  // when the program forks.
+  mutable std::atomic<const char*> name_cache{nullptr};
+  const char* name() const;
   bool tracked() const { return trace != nullptr; }
 };
 

@@ -10,6 +10,9 @@ struct Observer {
   // `object` is the address of the value (what Ref::get() returns). Either hook may be null.
   void (*on_track)(const void* object, const char* type_name, unsigned long size) = nullptr;
   void (*on_untrack)(const void* object) = nullptr;
+  // At the program's end (exit(), or main's return), while its globals are alive: just before
+  // the final collection, which runs then and not after the static destructors.
+  void (*on_program_end)() = nullptr;
 };
 
 // Installs `observer` (which must outlive the process's use of it), or removes it with nullptr.

@@ -35,9 +35,6 @@ concept Streamable = requires(std::ostream& os, const T& t) {
 
 namespace detail {
 
-// The demangled name of a type, interned for the life of the process.
-const char* intern_type_name(const std::type_info& ti);
-
 template <class T>
 struct TypeInfoFor {
   static constexpr std::size_t kAlign = std::max(alignof(T), alignof(ObjectHeader));
@@ -67,21 +64,19 @@ struct TypeInfoFor {
     }
   }
 
-  static const TypeInfo& get() {
-    static const TypeInfo info{
-        intern_type_name(typeid(T)),
-        sizeof(T),
-        kValueFromStart - kHeaderFromStart,
-        kHeaderFromStart,
-        kValueFromStart + sizeof(T),
-        kAlign,
-        Traceable<T> ? &trace : nullptr,
-        Finalizable<T> ? &finalize : nullptr,
-        &destroy,
-        (HasRepr<T> || Streamable<T>) ? &repr : nullptr,
-    };
-    return info;
-  }
+  static constinit inline TypeInfo info{
+      &typeid(T),
+      sizeof(T),
+      kValueFromStart - kHeaderFromStart,
+      kHeaderFromStart,
+      kValueFromStart + sizeof(T),
+      kAlign,
+      Traceable<T> ? &trace : nullptr,
+      Finalizable<T> ? &finalize : nullptr,
+      &destroy,
+      (HasRepr<T> || Streamable<T>) ? &repr : nullptr,
+  };
+  static const TypeInfo& get() { return info; }
 };
 
 }  // namespace detail
