@@ -72,6 +72,9 @@ class ReadingScope {
   bool concurrent() const { return concurrent_; }
 
  private:
+  // Its waits (the stop, the grace period) are the library's: they must not park the thread at
+  // their end, where it holds the registry's lock.
+  LibraryWait waiting_;
   bool stopped_ = false;
   bool concurrent_ = false;
 };

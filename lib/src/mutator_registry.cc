@@ -244,10 +244,14 @@ void reach_safepoint() noexcept {
 
 // Defined here, beside t_mutator: UBSan misreads initial-exec TLS accesses made from other
 // files of a statically linked program as null-pointer accesses.
-LibraryWait::LibraryWait() noexcept { t_mutator.library_wait = true; }
-LibraryWait::~LibraryWait() { t_mutator.library_wait = false; }
+LibraryWait::LibraryWait() noexcept : outer_(t_mutator.library_wait) {
+  t_mutator.library_wait = true;
+}
+LibraryWait::~LibraryWait() { t_mutator.library_wait = outer_; }
 
 bool stop_mutators(std::chrono::microseconds patience) {
+  // The waits below hold the registry's lock on their way out: they must not park there.
+  LibraryWait waiting;
   Registry& r = registry();
   std::unique_lock lock(r.mu);
   const auto registered = [&r](MutatorRecord* m) {

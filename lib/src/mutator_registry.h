@@ -45,6 +45,9 @@ class LibraryWait {
   ~LibraryWait();
   LibraryWait(const LibraryWait&) = delete;
   LibraryWait& operator=(const LibraryWait&) = delete;
+
+ private:
+  bool outer_;  // nested waits restore it
 };
 
 // Live threads, other than the caller and the collector thread, that have used references:
