@@ -185,7 +185,8 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   std::string path;
   if (a.options.report_path != "none") {
     path = expand_report_path(a.options.report_path, getpid(), a.reports_written++);
-    if (absl::Status s = write_file_atomically(path, report::to_json(r)); !s.ok()) {
+    if (absl::Status s = write_file_atomically(path, [&](Sink sink) { report::to_json(r, sink); });
+        !s.ok()) {
       std::fprintf(stderr, "cyclegc: %s\n", std::string(s.message()).c_str());
       path.clear();
     }

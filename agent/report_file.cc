@@ -12,7 +12,7 @@
 
 namespace cyclegc::agent {
 
-absl::Status write_file_atomically(const std::string& path, const std::string& contents) {
+absl::Status write_file_atomically(const std::string& path, absl::FunctionRef<void(Sink)> produce) {
   // Only a regular file is replaced: a device (/dev/null, even for root), a FIFO, a link (such
   // as /dev/stdout) or a directory at the path stays what it is.
   struct stat st {};
@@ -35,18 +35,27 @@ absl::Status write_file_atomically(const std::string& path, const std::string& c
   if (fd < 0)
     return absl::UnavailableError(
         absl::StrCat("cannot create report '", path, "': ", std::strerror(errno)));
-  for (std::size_t done = 0; done < contents.size();) {
-    const ssize_t n = write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      close(fd);
-      return failure("cannot write report");
+  int write_errno = 0;  // the first failure; what follows it is not written
+  produce([&](std::string_view piece) {
+    for (std::size_t done = 0; write_errno == 0 && done < piece.size();) {
+      const ssize_t n = write(fd, piece.data() + done, piece.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) write_errno = n < 0 ? errno : ENOSPC;
+      if (n > 0) done += static_cast<std::size_t>(n);
     }
-    done += static_cast<std::size_t>(n);
+  });
+  if (write_errno != 0) {
+    close(fd);
+    errno = write_errno;
+    return failure("cannot write report");
   }
   if (fsync(fd) != 0 || close(fd) != 0) return failure("cannot write report");
   if (rename(tmp.c_str(), path.c_str()) != 0) return failure("cannot write report");
   return absl::OkStatus();
+}
+
+absl::Status write_file_atomically(const std::string& path, std::string_view contents) {
+  return write_file_atomically(path, [&](Sink sink) { sink(contents); });
 }
 
 }  // namespace cyclegc::agent

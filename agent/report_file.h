@@ -6,11 +6,17 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 
 namespace cyclegc::agent {
 
-absl::Status write_file_atomically(const std::string& path, const std::string& contents);
+// `produce` writes the contents by calling its sink, piece by piece: a report is never held
+// whole as text.
+using Sink = absl::FunctionRef<void(std::string_view)>;
+absl::Status write_file_atomically(const std::string& path, absl::FunctionRef<void(Sink)> produce);
+absl::Status write_file_atomically(const std::string& path, std::string_view contents);
 
 }  // namespace cyclegc::agent

@@ -27,22 +27,32 @@ std::string printable(absl::string_view text) {
   return out;
 }
 
-absl::StatusOr<std::string> read_regular_file(const std::string& path, std::size_t limit) {
+absl::StatusOr<int> open_regular_file(const std::string& path, struct stat* st) {
   // O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting for one.
   const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     return absl::NotFoundError(
         absl::StrCat("cannot open '", printable(path), "': ", std::strerror(errno)));
   }
+  struct stat local {};
+  if (st == nullptr) st = &local;
+  if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", printable(path), "' is not a regular file"));
+  }
+  return fd;
+}
+
+absl::StatusOr<std::string> read_regular_file(const std::string& path, std::size_t limit) {
+  struct stat st {};
+  const absl::StatusOr<int> opened = open_regular_file(path, &st);
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("'", printable(path), "' is not a regular file"));
-  }
   if (static_cast<std::size_t>(st.st_size) > limit) {
     return absl::ResourceExhaustedError(absl::StrCat("'", printable(path), "' is ", st.st_size,
                                                      " bytes, over the limit of ", limit));

@@ -7,18 +7,40 @@
 #include <map>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace cyclegc::report {
 
-Analysis::Analysis(const Report& r) : r_(r) {
-  for (std::size_t i = 0; i < r.objects.size(); ++i) index_[r.objects[i].id] = i;
-  for (const Chain& c : r.chains) chain_index_.emplace(c.object, &c);
+Analysis::Analysis(const Report& r)
+    : r_(r), ids_(r.objects), chain_of_(r.objects.size()), out_begin_(r.objects.size() + 1) {
+  for (const Chain& c : r.chains) {
+    const std::ptrdiff_t at = ids_.find(c.object);
+    if (at >= 0 && chain_of_[at] == nullptr) chain_of_[at] = &c;
+  }
+  for (const Stack& s : r.stacks) {
+    site_of_stack_.push_back(s.frames.empty() ? "unknown" : site_text(s.frames.front()));
+  }
+  std::vector<std::size_t> from;  // each edge's source position, -1 when it names no object
+  from.reserve(r.edges.size());
+  for (const Edge& e : r.edges) {
+    const std::ptrdiff_t f = ids_.find(e.from), t = ids_.find(e.to);
+    from.push_back(f >= 0 && t >= 0 ? static_cast<std::size_t>(f) : SIZE_MAX);
+    if (from.back() != SIZE_MAX) ++out_begin_[from.back() + 1];
+  }
+  for (std::size_t i = 1; i < out_begin_.size(); ++i) out_begin_[i] += out_begin_[i - 1];
+  out_to_.resize(out_begin_.back());
+  std::vector<std::size_t> next(out_begin_.begin(), out_begin_.end() - 1);
+  for (std::size_t k = 0; k < r.edges.size(); ++k) {
+    if (from[k] != SIZE_MAX) {
+      out_to_[next[from[k]]++] = static_cast<std::size_t>(ids_.find(r.edges[k].to));
+    }
+  }
 }
 
 const Chain* Analysis::chain(int id) const {
-  auto it = chain_index_.find(id);
-  return it == chain_index_.end() ? nullptr : it->second;
+  const std::ptrdiff_t at = ids_.find(id);
+  return at < 0 ? nullptr : chain_of_[at];
 }
 
 namespace {
@@ -109,11 +131,8 @@ std::vector<ShapeFinding> Analysis::shapes() const {
 }
 
 std::string Analysis::site_of(const Object& o) const {
-  if (o.stack < 0 || o.stack >= static_cast<int>(r_.stacks.size()) ||
-      r_.stacks[o.stack].frames.empty()) {
-    return "unknown";
-  }
-  return site_text(r_.stacks[o.stack].frames.front());
+  if (o.stack < 0 || o.stack >= static_cast<int>(site_of_stack_.size())) return "unknown";
+  return site_of_stack_[o.stack];
 }
 
 std::vector<SiteFinding> Analysis::sites() const {
@@ -135,24 +154,21 @@ std::vector<SiteFinding> Analysis::sites() const {
 
 Freed Analysis::freed_by_breaking(const Cycle& c) const {
   // The report's refcounts leave out garbage()'s references: as if garbage() had been cleared.
-  std::map<int, long> count;
-  std::map<int, std::vector<int>> out;
-  for (const Object& o : r_.objects) count[o.id] = o.refcount;
-  for (const Edge& e : r_.edges) out[e.from].push_back(e.to);
-  Freed freed;
-  std::deque<int> dying;
-  auto drop = [&](int id) {
-    if (count.count(id) && --count[id] == 0) dying.push_back(id);
+  // Only the counts that drop are kept, by position.
+  absl::flat_hash_map<std::size_t, std::uint64_t> left;
+  std::deque<std::size_t> dying;
+  auto drop = [&](std::size_t at) {
+    auto [it, fresh] = left.try_emplace(at, r_.objects[at].refcount);
+    if (it->second > 0 && --it->second == 0) dying.push_back(at);
   };
-  drop(c.closing_edge.to);
-  std::set<int> seen;
+  Freed freed;
+  if (const std::ptrdiff_t to = ids_.find(c.closing_edge.to); to >= 0) drop(to);
   while (!dying.empty()) {
-    const int id = dying.front();
+    const std::size_t at = dying.front();
     dying.pop_front();
-    if (!seen.insert(id).second) continue;
-    freed.objects.push_back(id);
-    freed.bytes += object(id).size;
-    for (int to : out[id]) drop(to);
+    freed.objects.push_back(r_.objects[at].id);
+    freed.bytes += r_.objects[at].size;
+    for (std::size_t k = out_begin_[at]; k < out_begin_[at + 1]; ++k) drop(out_to_[k]);
   }
   return freed;
 }

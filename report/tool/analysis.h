@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cyclegc_report/id_index.h"
 #include "cyclegc_report/report.h"
 
 namespace cyclegc::report {
@@ -45,13 +46,16 @@ class Analysis {
  public:
   explicit Analysis(const Report& r);
 
-  const Object& object(int id) const { return r_.objects[index_.at(id)]; }
-  bool has_object(int id) const { return index_.count(id) > 0; }
+  // Precondition of object(): has_object(id), which the reader ensures for every id it accepts.
+  const Object& object(int id) const { return r_.objects[static_cast<std::size_t>(ids_.find(id))]; }
+  bool has_object(int id) const { return ids_.find(id) >= 0; }
   // Objects that count as leaks: garbage and untraced holders, not suppressed.
   std::vector<int> leaked() const;
   std::vector<ShapeFinding> shapes() const;  // largest first
   std::vector<SiteFinding> sites() const;    // largest first
   // Refcounting after the closing edge is cleared: the objects whose counts reach zero, in turn.
+  // Costs what it frees and their edges, not the report's size: the html page asks it once per
+  // shape.
   Freed freed_by_breaking(const Cycle& c) const;
   // "function (file:line)" of an object's allocation site, or "unknown".
   std::string site_of(const Object& o) const;
@@ -71,8 +75,12 @@ class Analysis {
 
  private:
   const Report& r_;
-  std::map<int, std::size_t> index_;
-  std::map<int, const Chain*> chain_index_;
+  IdIndex ids_;
+  std::vector<const Chain*> chain_of_;  // by position
+  std::vector<std::string> site_of_stack_;
+  // The report's edges by position of their source, as offsets into out_to_ (CSR).
+  std::vector<std::size_t> out_begin_;
+  std::vector<std::size_t> out_to_;
 };
 
 }  // namespace cyclegc::report

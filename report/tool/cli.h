@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,6 +33,11 @@ struct Args {
 // Reads and validates a report, with the suppressions of `args` applied. On failure prints one
 // line to stderr and sets `status`.
 absl::StatusOr<Report> load_report(const std::string& path, const Args& args, int& status);
+
+// Writes `text` to `path` ("-": standard output). A regular file is replaced only once the
+// whole text is written (a full disk leaves the old file as it was); a device or FIFO is written
+// in place. Returns kOk, or prints one line and returns kIoError.
+int write_output(const std::string& path, std::string_view text);
 
 int cmd_summary(const Args& args);
 int cmd_show(const Args& args);

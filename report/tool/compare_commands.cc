@@ -1,23 +1,26 @@
 // diff, baseline and dot: comparing reports, gating CI, drawing graphs.
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "analysis.h"
 #include "cli.h"
+#include "cyclegc_report/untrusted.h"
 
 namespace cyclegc::report {
 namespace {
+
+constexpr std::size_t kMaxBaselineBytes = std::size_t{64} << 20;
 
 // Leaks by a key that does not depend on addresses or ASLR: a cycle's shape, or, for objects in
 // no cycle, their type and allocation site.
 std::map<std::string, std::uint64_t> leak_keys(const Analysis& a) {
   std::map<std::string, std::uint64_t> keys;
-  std::set<int> in_cycle;
+  absl::flat_hash_set<int> in_cycle;
   for (const auto& f : a.shapes()) {
     if (f.suppressed) continue;
     keys["shape:" + f.shape] += f.cycles.size();
@@ -26,7 +29,7 @@ std::map<std::string, std::uint64_t> leak_keys(const Analysis& a) {
     }
   }
   for (int id : a.leaked()) {
-    if (in_cycle.count(id)) continue;
+    if (in_cycle.contains(id)) continue;
     const Object& o = a.object(id);
     keys[absl::StrCat("site:", o.type, "@", a.site_of(o))] += 1;
   }
@@ -110,24 +113,22 @@ int cmd_baseline(const Args& args) {
   const auto keys = leak_keys(a);
   const std::string& file = args.positional[2];
   if (action == "write") {
-    std::ofstream out(file);
-    out << "# cyclegc baseline: known leaks, one key a line\n";
-    for (const auto& [key, n] : keys) out << key << "\n";
-    if (!out) {
-      std::fprintf(stderr, "cyclegc-report: cannot write %s\n", file.c_str());
-      return kIoError;
-    }
+    std::string text = "# cyclegc baseline: known leaks, one key a line\n";
+    for (const auto& [key, n] : keys) absl::StrAppend(&text, key, "\n");
+    if (const int written = write_output(file, text); written != kOk) return written;
     std::printf("baseline %s: %zu known leaks\n", file.c_str(), keys.size());
     return kOk;
   }
-  std::ifstream in(file);
-  if (!in) {
-    std::fprintf(stderr, "cyclegc-report: cannot read baseline %s\n", file.c_str());
+  // A baseline is untrusted input like a report: a regular file of bounded size.
+  const auto text = read_regular_file(file, kMaxBaselineBytes);
+  if (!text.ok()) {
+    std::fprintf(stderr, "cyclegc-report: baseline: %s\n",
+                 std::string(text.status().message()).c_str());
     return kIoError;
   }
   std::set<std::string> known;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line[0] != '#') known.insert(line);
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    if (!line.empty() && line[0] != '#') known.emplace(line);
   }
   int unknown = 0;
   for (const auto& [key, n] : keys) {

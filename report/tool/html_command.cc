@@ -3,10 +3,10 @@
 // closing edge, allocation stacks and chains. A search box filters findings; a link of the form
 // page.html#open=finding-N opens finding N when the page loads.
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "analysis.h"
@@ -68,6 +68,26 @@ std::string cycle_svg(const Analysis& a, const Cycle& c) {
   }
   svg << "</svg>";
   return svg.str();
+}
+
+// A page stays readable, and small enough for a browser, whatever the report holds: a cycle of
+// more than kDrawnMembers is summarised by type instead of drawn, at most kListedMembers of its
+// members are listed, and at most kListedHolders untraced holders get a finding of their own.
+constexpr std::size_t kDrawnMembers = 40;
+constexpr std::size_t kListedMembers = 20;
+constexpr std::size_t kListedHolders = 500;
+
+// A cycle too large to draw: how many members of each type, and how many edges.
+std::string members_by_type(const Analysis& a, const Cycle& c) {
+  std::map<std::string, std::size_t> count;
+  for (int m : c.members) ++count[a.object(m).type];
+  std::string out =
+      absl::StrCat("<p class=\"big-cycle\">A cycle of ", c.members.size(), " objects and ",
+                   c.edges.size(), " edges: too many to draw. By type:</p><ul>");
+  for (const auto& [type, k] : count) {
+    absl::StrAppend(&out, "<li><code>", esc(type), "</code> &times; ", k, "</li>");
+  }
+  return out + "</ul>";
 }
 
 std::string stack_html(const Report& r, const Object& o) {
@@ -141,42 +161,58 @@ int cmd_html(const Args& args) {
          << (c.members.size() > 1 ? "…" : "") << " &mdash; " << f.objects << " objects, " << f.bytes
          << " bytes" << (f.suppressed ? " (suppressed)" : "") << "</summary>";
     page << "<p>Shape <code>" << esc(f.shape) << "</code>; example cycle c" << c.id << ".</p>";
-    page << cycle_svg(a, c);
+    if (c.members.size() <= kDrawnMembers) {
+      page << cycle_svg(a, c);
+    } else {
+      page << members_by_type(a, c);
+    }
     page << "<p class=\"closing-text\">Closing edge: <code>" << esc(a.describe(c.closing_edge))
          << "</code> &mdash; breaking it frees " << freed.objects.size() << " objects ("
          << freed.bytes << " bytes).</p><h3>Members and where they were made</h3>";
-    for (int m : c.members) {
+    const std::size_t listed = std::min(c.members.size(), kListedMembers);
+    for (std::size_t i = 0; i < listed; ++i) {
+      const int m = c.members[i];
       page << "<p><code>" << esc(a.describe(m)) << "</code></p>" << stack_html(r, a.object(m));
+    }
+    if (listed < c.members.size()) {
+      page << "<p class=\"muted\">&hellip; and " << c.members.size() - listed
+           << " more members (<code>cyclegc-report show REPORT c" << c.id
+           << "</code> lists them all).</p>";
     }
     page << "</details>";
   }
   // What each holder keeps alive directly: the chains whose last hop starts at it.
-  std::map<int, std::vector<const Chain*>> kept_by;
+  absl::flat_hash_map<int, std::vector<const Chain*>> kept_by;
   for (const Chain& ch : r.chains) {
     if (ch.cycle < 0 && !ch.hops.empty()) kept_by[ch.hops.back().from].push_back(&ch);
   }
-  for (int id : r.untraced) {
+  const std::size_t holders = std::min(r.untraced.size(), kListedHolders);
+  for (std::size_t i = 0; i < holders; ++i) {
+    const int id = r.untraced[i];
     const Object& o = a.object(id);
     page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << esc(o.label)
          << " held by " << o.untraced_refs << " untraced reference"
          << (o.untraced_refs == 1 ? "" : "s") << (o.suppressed ? " (suppressed)" : "")
          << "</summary><p>A lambda, <code>std::function</code>, untracked object or global holds "
          << "it: no collector can free it.</p>" << stack_html(r, o);
-    for (const Chain* ch : kept_by[id]) {
-      page << "<p>Keeps alive <code>" << esc(a.describe(ch->object)) << "</code> via: <code>"
-           << esc(a.describe(ch->hops.back())) << "</code></p>";
+    const auto& kept = kept_by[id];
+    for (std::size_t k = 0; k < std::min(kept.size(), kListedMembers); ++k) {
+      page << "<p>Keeps alive <code>" << esc(a.describe(kept[k]->object)) << "</code> via: <code>"
+           << esc(a.describe(kept[k]->hops.back())) << "</code></p>";
+    }
+    if (kept.size() > kListedMembers) {
+      page << "<p class=\"muted\">&hellip; and " << kept.size() - kListedMembers << " more.</p>";
     }
     page << "</details>";
   }
+  if (holders < r.untraced.size()) {
+    page << "<p class=\"muted\" id=\"more-holders\">&hellip; and " << r.untraced.size() - holders
+         << " more objects held by untraced references (<code>cyclegc-report summary</code> "
+            "counts them by type and site).</p>";
+  }
   if (n == 0) page << "<p id=\"clean\">No leaks.</p>";
   page << "<script>" << kScript << "</script></body></html>\n";
-  std::ofstream out(args.output);
-  out << page.str();
-  if (!out) {
-    std::fprintf(stderr, "cyclegc-report: cannot write %s\n", args.output.c_str());
-    return kIoError;
-  }
-  return kOk;
+  return write_output(args.output, page.str());
 }
 
 }  // namespace cyclegc::report

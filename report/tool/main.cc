@@ -1,15 +1,17 @@
 // cyclegc-report: reads the reports the agent writes (report/SCHEMA.md) and answers what leaked,
 // what holds it, what changed, and whether CI should fail.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli.h"
 #include "cyclegc_report/suppressions.h"
+#include "cyclegc_report/untrusted.h"
 
 namespace cyclegc::report {
 namespace {
@@ -40,9 +42,6 @@ exit status: 0 ok, 1 leaks found (--fail-on-leak, baseline check), 2 usage, 3 un
 4 file not readable or writable
 )";
 
-// Reports of several gigabytes would need many times that in memory to parse.
-constexpr std::uintmax_t kMaxReportBytes = std::uintmax_t{4} << 30;
-
 }  // namespace
 
 absl::StatusOr<Report> load_report(const std::string& path, const Args& args, int& status) {
@@ -51,27 +50,56 @@ absl::StatusOr<Report> load_report(const std::string& path, const Args& args, in
     status = code;
     return absl::InvalidArgumentError(message);
   };
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return fail(kIoError, absl::StrCat(path, ": ", std::strerror(errno)));
+  auto report = read_report_file(path);
+  if (!report.ok()) {
+    const bool unreadable =
+        absl::IsInvalidArgument(report.status()) || absl::IsResourceExhausted(report.status());
+    // Opening names the path itself; the reader's messages say only what and where.
+    return fail(unreadable ? kBadReport : kIoError,
+                unreadable ? absl::StrCat(printable(path), ": ", report.status().message())
+                           : std::string(report.status().message()));
   }
-  if (S_ISDIR(st.st_mode)) return fail(kIoError, absl::StrCat(path, ": is a directory"));
-  if (static_cast<std::uintmax_t>(st.st_size) > kMaxReportBytes) {
-    return fail(kBadReport, absl::StrCat(path, ": ", st.st_size, " bytes is larger than the ",
-                                         kMaxReportBytes, " this tool reads"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(kIoError, absl::StrCat(path, ": ", std::strerror(errno)));
-  std::stringstream text;
-  text << in.rdbuf();
-  auto report = from_json(text.str());
-  if (!report.ok()) return fail(kBadReport, absl::StrCat(path, ": ", report.status().message()));
   if (!args.suppressions.empty()) {
     auto s = load_suppressions(args.suppressions);
     if (!s.ok()) return fail(kIoError, std::string(s.status().message()));
     apply_suppressions(*s, *report);
   }
   return report;
+}
+
+int write_output(const std::string& path, std::string_view text) {
+  auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "cyclegc-report: cannot write '%s': %s\n", printable(path).c_str(),
+                 what.c_str());
+    return kIoError;
+  };
+  if (path == "-") {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
+        std::fflush(stdout) != 0) {
+      return fail(std::strerror(errno));
+    }
+    return kOk;
+  }
+  struct stat st {};
+  const bool in_place = stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  const std::string target = in_place ? path : absl::StrCat(path, ".tmp.", getpid());
+  const int fd = open(target.c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (in_place ? 0 : O_EXCL), 0644);
+  if (fd < 0) return fail(std::strerror(errno));
+  int error = 0;
+  for (std::size_t done = 0; error == 0 && done < text.size();) {
+    const ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) error = n < 0 ? errno : ENOSPC;
+    if (n > 0) done += static_cast<std::size_t>(n);
+  }
+  if (close(fd) != 0 && error == 0) error = errno;
+  if (error == 0 && !in_place && rename(target.c_str(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
+    if (!in_place) unlink(target.c_str());
+    return fail(std::strerror(error));
+  }
+  return kOk;
 }
 
 }  // namespace cyclegc::report
@@ -129,7 +157,15 @@ int main(int argc, char** argv) {
                    c.min_args == 1 ? "" : "s");
       return kUsage;
     }
-    return c.run(args);
+    const int status = c.run(args);
+    // Output that never arrived is a failure, whatever the command found: `summary > /dev/full`
+    // must not exit 0.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      std::fprintf(stderr, "cyclegc-report: cannot write to standard output: %s\n",
+                   std::strerror(errno));
+      return kIoError;
+    }
+    return status;
   }
   std::fprintf(stderr, "cyclegc-report: unknown command '%s' (see --help)\n", args.command.c_str());
   return kUsage;

@@ -7,6 +7,7 @@
 
 #include "cyclegc_report/report.h"
 #include "cyclegc_report/suppressions.h"
+#include "report_factory.h"
 
 namespace cyclegc::report {
 namespace {
@@ -88,7 +89,62 @@ TEST(ReportJson, ReferencesMustPointAtWhatExists) {
   EXPECT_THAT(from_json(huge).status().message(),
               HasSubstr("$.process.pid: expected an integer in"));
   EXPECT_THAT(from_json(R"({"x":1e999999})").status().message(),
-              HasSubstr("not a readable JSON document"));
+              HasSubstr("not valid JSON at byte 5"));
+}
+
+// Labels are repr() text and type names come from the program: any bytes. What is not UTF-8 is
+// written as U+FFFD, control characters as \u escapes, so the report stays valid JSON.
+TEST(ReportJson, AnyBytesInAStringAreWrittenAsValidJson) {
+  Report r = sample_report();
+  r.objects[0].label = std::string("a\"b\\c\n\x01\xff\xc3(\xe2\x82\xac") + '\0';
+  const std::string text = to_json(r);
+  EXPECT_TRUE(nlohmann::json::accept(text));  // a strict UTF-8 parser accepts it
+  auto read = from_json(text);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->objects[0].label,
+            std::string("a\"b\\c\n\x01\xef\xbf\xbd\xef\xbf\xbd(\xe2\x82\xac") + '\0');
+}
+
+// The reader takes its input a megabyte at a time: a report of several megabytes, whose strings
+// are full of escapes, has values, escapes and multi-byte characters cut at every piece boundary,
+// and must read back exactly. Ids that are not positions are read as well.
+TEST(ReportJson, ALargeReportReadsBackExactlyWhereverItsPiecesEnd) {
+  for (bool shuffled : {false, true}) {
+    Report r = testing::empty_report();
+    testing::add_garbage_ring(r, 30000, 500);
+    for (std::size_t i = 0; i < r.objects.size(); ++i) {
+      r.objects[i].label =
+          std::string(i % 97, i % 2 ? '"' : '\\') + "\xe2\x82\xac" + std::to_string(i);
+    }
+    if (shuffled) testing::shuffle_ids(r);
+    const std::string text = to_json(r);
+    ASSERT_GT(text.size(), std::size_t{3} << 20);
+    auto read = from_json(text);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->objects.size(), r.objects.size());
+    for (std::size_t i = 0; i < r.objects.size(); ++i) {
+      ASSERT_EQ(read->objects[i].label, r.objects[i].label) << i;
+      ASSERT_EQ(read->objects[i].id, r.objects[i].id) << i;
+    }
+    EXPECT_EQ(read->edges.size(), r.edges.size());
+    EXPECT_EQ(read->cycles[0].edges.size(), 2 * 30000u);  // rebuilt
+    EXPECT_EQ(to_json(*read), text);
+  }
+}
+
+TEST(ReportJson, TheFirstByteThatCannotStartAReportFailsAtOnce) {
+  EXPECT_THAT(from_json(std::string(1000, '\0')).status().message(),
+              HasSubstr("not valid JSON at byte 0: expected '{', found byte 0x00"));
+  EXPECT_THAT(from_json("  x").status().message(),
+              HasSubstr("not valid JSON at byte 2: expected '{', found 'x'"));
+  const std::string good = to_json(sample_report());
+  EXPECT_THAT(from_json(good + "{}").status().message(), HasSubstr("more text after the report"));
+  std::string twice = good;
+  twice.insert(1, "\"edges\":[],");
+  EXPECT_THAT(from_json(twice).status().message(), HasSubstr("'edges' is repeated"));
+  std::string bad = good;
+  bad.replace(bad.find("\"label\":\"Graph(two)\""), 20, "\"label\":tru");
+  EXPECT_THAT(from_json(bad).status().message(), HasSubstr("not valid JSON at byte"));
 }
 
 TEST(ReportJson, SiteTextDropsOnlyTheParameterList) {

@@ -1,6 +1,7 @@
 // cyclegc-report on reports made by running the samples under the agent.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "report_factory.h"
 #include "sample_source.h"
 #include "subprocess.h"
 
@@ -245,6 +247,97 @@ TEST_F(ReportToolTest, HelpForTheToolAndEachCommand) {
     EXPECT_THAT(r.output, HasSubstr(std::string("  ") + command + " ")) << command;
     EXPECT_EQ(tool(std::string(command) + " --help").status, 0) << command;
   }
+}
+
+// Issue 12: output that never arrived is a failure. `baseline write` to a full disk printed
+// success and exited 0; `summary` ignored errors on stdout.
+TEST_F(ReportToolTest, OutputThatCannotBeWrittenIsAFailure) {
+  const std::string report = report_of("leaky_tree", "1 1");
+  ProgramRun baseline = tool("baseline write " + report + " /dev/full");
+  EXPECT_EQ(baseline.status, 4) << baseline.output;
+  EXPECT_THAT(baseline.output, HasSubstr("cannot write '/dev/full': No space left on device"));
+  EXPECT_THAT(baseline.output, Not(HasSubstr("known leaks")));
+  for (const char* command : {"summary ", "chains ", "dot "}) {
+    // In a subshell, so that only stdout goes to /dev/full and stderr is read.
+    ProgramRun r =
+        run_shell("(" + std::string(CYCLEGC_REPORT) + " " + command + report + " > /dev/full)");
+    EXPECT_EQ(r.status, 4) << command << r.output;
+    EXPECT_THAT(r.output, HasSubstr("cannot write to standard output")) << command;
+  }
+  ProgramRun html = tool("html " + report + " -o /dev/full");
+  EXPECT_EQ(html.status, 4) << html.output;
+  // A failed write leaves the old baseline as it was: with writes capped at 0 bytes (and SIGXFSZ
+  // ignored, so that write() fails with EFBIG), even root cannot write the new one.
+  const std::string kept = write("kept.txt", "# known\nshape:1\n");
+  ProgramRun capped = run_shell("trap '' XFSZ && ulimit -f 0 && " + std::string(CYCLEGC_REPORT) +
+                                " baseline write " + report + " " + kept);
+  EXPECT_EQ(capped.status, 4) << capped.output;
+  EXPECT_THAT(capped.output, HasSubstr("File too large"));
+  std::ifstream in(kept);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "# known\nshape:1\n");
+}
+
+// Issue 12: a FIFO as REPORT (or as baseline) blocked the reader; a device was read without end.
+TEST_F(ReportToolTest, AFifoOrDeviceAsInputFailsAtOnce) {
+  const std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& input : {fifo, std::string("/dev/zero")}) {
+    ProgramRun r = tool("summary " + input);
+    EXPECT_EQ(r.status, 4) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("is not a regular file"));
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  ProgramRun check = tool("baseline check " + report_of("leaky_tree", "1 1") + " " + fifo);
+  EXPECT_EQ(check.status, 4) << check.output;
+}
+
+// The heavy checks below bound the tool's memory with `ulimit -v`, which ASan's shadow memory
+// does not survive; the sanitizer tree runs them smaller and without the limit.
+bool sanitized() { return !std::string(CYCLEGC_PRELOAD_PREFIX).empty(); }
+std::string within(std::size_t megabytes) {
+  return sanitized() ? "" : "ulimit -v " + std::to_string(megabytes << 10) + " && ";
+}
+
+// Issue 12: a file of NUL bytes was read whole (2 GB: 4.2 GB of memory and 31 s) before failing
+// at byte 1. Now the first byte that cannot start a report ends the reading.
+TEST_F(ReportToolTest, ANonJsonFileFailsAtItsFirstByteWithoutBeingReadWhole) {
+  const std::string zeros = dir_ + "/zeros.json";
+  { std::ofstream(zeros).put('\0'); }
+  ASSERT_EQ(truncate(zeros.c_str(), off_t{3} << 30), 0);  // sparse: 3 GB that cost no disk
+  ProgramRun r = run_shell(within(1024) + CYCLEGC_REPORT + " summary " + zeros);
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("not valid JSON at byte 0: expected '{', found byte 0x00"));
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+// Issue 12: reading took ~12 times the file in memory (a 1M-object report: 3 GB); a 100k-object
+// cycle made a 92 MB page no browser renders. A million-object report is read, summarised and
+// paged within 1 GB, and the page summarises the cycle instead of drawing it.
+TEST_F(ReportToolTest, AMillionObjectReportIsReadAndPagedInBoundedMemory) {
+  const int n = sanitized() ? 100000 : 1000000;
+  cyclegc::report::Report big = cyclegc::testing::empty_report();
+  cyclegc::testing::add_garbage_ring(big, n - 3000);
+  cyclegc::testing::add_garbage_ring(big, 3, 2000, "Small");
+  cyclegc::testing::add_untraced_holders(big, 499);
+  const std::string path = dir_ + "/big.json";
+  {
+    std::ofstream out(path);
+    cyclegc::report::to_json(
+        big, [&](std::string_view piece) { out.write(piece.data(), piece.size()); });
+  }
+  ProgramRun summary = run_shell(within(1024) + CYCLEGC_REPORT + " summary " + path);
+  EXPECT_EQ(summary.status, 0) << summary.output.substr(0, 2000);
+  EXPECT_THAT(summary.output,
+              HasSubstr(std::to_string(big.objects.size() - 499) + " objects leaked"));
+  ProgramRun html =
+      run_shell(within(1024) + CYCLEGC_REPORT + " html " + path + " -o " + dir_ + "/big.html");
+  EXPECT_EQ(html.status, 0) << html.output;
+  EXPECT_LT(fs::file_size(dir_ + "/big.html"), std::uintmax_t{1} << 20);
+  std::ifstream in(dir_ + "/big.html");
+  const std::string page(std::istreambuf_iterator<char>(in), {});
+  EXPECT_THAT(page, HasSubstr("A cycle of " + std::to_string(n - 3000) + " objects"));
+  EXPECT_THAT(page, HasSubstr("too many to draw"));
+  EXPECT_THAT(page, HasSubstr("<svg"));  // the small cycle is still drawn
 }
 
 }  // namespace

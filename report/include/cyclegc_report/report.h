@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "absl/functional/function_ref.h"
 
 #include "absl/status/statusor.h"
 
@@ -106,8 +109,16 @@ struct Report {
 // directories. What summaries, baselines and leak messages call an allocation site.
 std::string site_text(const Frame& frame);
 
+// Writing goes straight to text, handed to `sink` in pieces of about a megabyte.
+void to_json(const Report& report, absl::FunctionRef<void(std::string_view)> sink);
 std::string to_json(const Report& report);
-// Fails with InvalidArgument naming the byte offset (syntax) or JSON path (content).
-absl::StatusOr<Report> from_json(const std::string& text);
+
+// Reading holds the Report and one piece of the text at a time, never the whole text. Fails with
+// InvalidArgument naming the byte offset (syntax) or JSON path (content); ResourceExhausted when
+// the report does not fit in memory.
+absl::StatusOr<Report> from_json(std::string_view text);
+// The same from a file, which must be a regular file (see untrusted.h); NotFound or
+// FailedPrecondition when it cannot be opened as one, Unavailable when reading it fails.
+absl::StatusOr<Report> read_report_file(const std::string& path);
 
 }  // namespace cyclegc::report

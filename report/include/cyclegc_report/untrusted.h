@@ -5,6 +5,8 @@
 // escaped.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstddef>
 #include <string>
 
@@ -15,6 +17,11 @@ namespace cyclegc::report {
 
 // `text` with every byte outside printable ASCII written as \xNN (and a backslash as \\).
 std::string printable(absl::string_view text);
+
+// A descriptor of `path` for reading, which must be a regular file (its status in `st` when
+// given). Fails with NotFound when it cannot be opened and FailedPrecondition when it is not a
+// regular file; each message names the path (printable). The caller closes the descriptor.
+absl::StatusOr<int> open_regular_file(const std::string& path, struct stat* st = nullptr);
 
 // The whole of `path`, which must be a regular file of at most `limit` bytes. Fails with
 // NotFound when it cannot be opened, FailedPrecondition when it is not a regular file,
