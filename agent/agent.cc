@@ -318,9 +318,12 @@ void on_program_end() {
   std::lock_guard report_lock(a->report_mu);
   a->garbage_before_end = garbage().size();
   collect_keeping_garbage(get_debug());
-  for (const AnyRef& o : garbage().items())
-    a->labels[o.header()] = {o.header()->type, safe_repr(o)};
-  for (const AnyRef& o : get_objects()) a->labels[o.header()] = {o.header()->type, safe_repr(o)};
+  const auto saved = garbage().items();
+  const auto live = get_objects();
+  a->labels.reserve(saved.size() + live.size());
+  for (const auto* list : {&saved, &live}) {
+    for (const AnyRef& o : *list) a->labels[o.header()] = {o.header()->type, safe_repr(o)};
+  }
   a->program_ended = true;
 }
 

@@ -9,7 +9,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "cyclegc/cyclegc.h"
 
 namespace cyclegc::agent {
@@ -31,8 +30,9 @@ std::string label_shape(const std::string& label) {
   return open == std::string::npos ? label : label.substr(0, open) + "[]";
 }
 
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ull;
+// FNV-1a, fed piece by piece: `h` starts as kFnvBasis.
+constexpr std::uint64_t kFnvBasis = 1469598103934665603ull;
+std::uint64_t fnv1a(std::uint64_t h, absl::string_view s) {
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
   return h;
 }
@@ -124,14 +124,28 @@ void walk_cycle(Cycle& c, const std::vector<std::vector<std::pair<int, std::stri
 // its type name.
 template <class TypeOf>
 std::string shape_fingerprint(const Cycle& c, const TypeOf& type_of) {
-  std::vector<std::string> parts;
-  for (int m : c.members) parts.push_back(type_of(m));
+  // The hash of the sorted parts joined by '|'. A large cycle repeats a few distinct parts many
+  // times, so they are counted, and the sorted distinct parts fed to the hash as often as they
+  // occur: the same value, without a string per member and edge.
+  absl::flat_hash_map<std::string, std::size_t> count;
+  for (int m : c.members) ++count[type_of(m)];
   for (const Edge& e : c.edges) {
-    parts.push_back(absl::StrCat(type_of(e.from), "-", label_shape(e.label), "->", type_of(e.to)));
+    ++count[absl::StrCat(type_of(e.from), "-", label_shape(e.label), "->", type_of(e.to))];
   }
-  std::sort(parts.begin(), parts.end());
+  std::vector<const std::pair<const std::string, std::size_t>*> parts;
+  for (const auto& entry : count) parts.push_back(&entry);
+  std::sort(parts.begin(), parts.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::uint64_t h = kFnvBasis;
+  bool first = true;
+  for (const auto* part : parts) {
+    for (std::size_t k = 0; k < part->second; ++k) {
+      if (!first) h = fnv1a(h, "|");
+      first = false;
+      h = fnv1a(h, part->first);
+    }
+  }
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a(absl::StrJoin(parts, "|")));
+  std::snprintf(hex, sizeof hex, "%016" PRIx64, h);
   return hex;
 }
 

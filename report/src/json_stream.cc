@@ -1,12 +1,15 @@
 #include "json_stream.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace cyclegc::report {
 namespace {
 
-constexpr std::size_t kPiece = 1 << 20;
+// Pieces start small, for the many small reports, and double up to a megabyte.
+constexpr std::size_t kFirstPiece = 16 << 10, kPiece = 1 << 20;
 
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
@@ -25,8 +28,9 @@ void JsonStream::fail(std::uint64_t at, const std::string& what) const {
 bool JsonStream::fill() {
   if (at_end_) return false;
   const std::size_t old = buf_.size();
-  buf_.resize(old + kPiece);
-  const std::size_t n = source_(buf_.data() + old, kPiece);
+  piece_ = piece_ == 0 ? kFirstPiece : std::min(2 * piece_, kPiece);
+  buf_.resize(old + piece_);
+  const std::size_t n = source_(buf_.data() + old, piece_);
   buf_.resize(old + n);
   if (n == 0) at_end_ = true;
   return n > 0;

@@ -52,6 +52,7 @@ class JsonStream {
   std::size_t pos_ = 0;        // next unread byte of buf_
   std::size_t value_end_ = 0;  // end of the last value consumed
   std::uint64_t base_ = 0;     // offset in the input of buf_[0]
+  std::size_t piece_ = 0;      // the size of the last read asked of the source
   bool at_end_ = false;
 };
 

@@ -76,6 +76,7 @@ std::vector<Edge> Analysis::chain_path(int id, std::size_t max_hops, std::size_t
     ++total;
     if (path.size() < max_hops) path.push_back(e);
   };
+  // A chain written whole (older reports) or around a cycle is as long as it is written.
   const Chain* c = chain(id);
   if (c && c->cycle >= 0 && c->cycle < static_cast<int>(r_.cycles.size())) {
     auto around = around_cycle(r_.cycles[c->cycle], id);
@@ -83,19 +84,50 @@ std::vector<Edge> Analysis::chain_path(int id, std::size_t max_hops, std::size_t
     for (const Edge& e : around) add(e);
   } else if (c && c->hops.size() > 1) {
     for (auto it = c->hops.rbegin(); it != c->hops.rend(); ++it) add(*it);
-  } else {
-    // Hop by hop; an untrusted report may loop, so no object is visited twice.
-    std::set<int> seen{id};
-    while (c && c->cycle < 0 && c->hops.size() == 1 && c->hops[0].to == id) {
-      add(c->hops[0]);
-      id = c->hops[0].from;
-      if (!seen.insert(id).second) break;
-      c = chain(id);
+  } else if (const std::ptrdiff_t at = ids_.find(id); at >= 0) {
+    // Hop by hop, at most max_hops of them; the rest are counted, not walked.
+    const std::size_t length = hops_to_root(static_cast<std::size_t>(at));
+    while (path.size() < std::min(max_hops, length)) {
+      path.push_back(c->hops[0]);
+      c = chain(c->hops[0].from);
     }
+    total = length;
   }
   std::reverse(path.begin(), path.end());
   if (elided) *elided = total - path.size();
   return path;
+}
+
+std::size_t Analysis::hops_to_root(std::size_t at) const {
+  constexpr std::int64_t kUnknown = -1, kOnWalk = -2;
+  if (hops_to_root_.empty()) hops_to_root_.assign(r_.objects.size(), kUnknown);
+  // The object a single-hop chain continues from, or -1 at a root.
+  auto next = [&](std::size_t v) -> std::ptrdiff_t {
+    const Chain* c = chain_of_[v];
+    if (!c || c->cycle >= 0 || c->hops.size() != 1 || c->hops[0].to != r_.objects[v].id) return -1;
+    return ids_.find(c->hops[0].from);
+  };
+  // Up the chain to an object whose length is known, a root, or — an untrusted report may
+  // loop — an object already on this walk, whose hop in ends the chain.
+  std::vector<std::size_t> walk;
+  std::int64_t after = -1;  // the length beyond the walk's last object; -1: it is a root
+  for (std::size_t v = at; hops_to_root_[v] != kOnWalk;) {
+    if (hops_to_root_[v] >= 0) {
+      after = hops_to_root_[v];
+      break;
+    }
+    hops_to_root_[v] = kOnWalk;
+    walk.push_back(v);
+    const std::ptrdiff_t n = next(v);
+    if (n < 0) break;
+    if (hops_to_root_[n] == kOnWalk) {
+      after = 0;
+      break;
+    }
+    v = static_cast<std::size_t>(n);
+  }
+  for (std::size_t k = walk.size(); k-- > 0;) hops_to_root_[walk[k]] = ++after;
+  return static_cast<std::size_t>(hops_to_root_[at]);
 }
 
 std::vector<int> Analysis::leaked() const {

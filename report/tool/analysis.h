@@ -77,6 +77,11 @@ class Analysis {
   const Report& r_;
   IdIndex ids_;
   std::vector<const Chain*> chain_of_;  // by position
+  // Hops from each object back to its chain's root when the chain is written hop by hop, by
+  // position; -1 until chain_path() first needs it. Filled once for a whole chain, so listing
+  // every object of a tail of N costs O(N), not O(N^2).
+  mutable std::vector<std::int64_t> hops_to_root_;
+  std::size_t hops_to_root(std::size_t at) const;
   std::vector<std::string> site_of_stack_;
   // The report's edges by position of their source, as offsets into out_to_ (CSR).
   std::vector<std::size_t> out_begin_;

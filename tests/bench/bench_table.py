@@ -133,6 +133,7 @@ def main(bench_dir, cpython_script, out_json):
     # Peak RSS is per process: each Folder loop runs alone (and 3 times: the share freed by the
     # loop's end depends on where the collector happens to be).
     folder = run_isolated(bench_dir, "folder_bench", lambda test: 3)
+    reports = run_benchmark(bench_dir, "report_bench")
     cpython = {}
     for n in COLLECT_SIZES:
         log(f"{cpython_script} {n} (x{CPYTHON_REPEATS})")
@@ -225,6 +226,28 @@ def main(bench_dir, cpython_script, out_json):
     size = agent["BM_ReportSize/iterations:1"]["bytes_per_object"]
     t.add("report size per reported object", size, None, None, "(reported)", None, "B")
 
+    # Issue 12's complexity bounds: from 100k to 1M objects, time per object may grow no faster
+    # than log N does (x1.2); 10k runs are dominated by process start-up and are in the JSON.
+    kinds = {0: "a ring of N", 1: "a tail of N", 2: "N/10 small cycles, many shapes"}
+    tool = "BM_Tool/command:{}/kind:{}/n:{}/iterations:1/manual_time"
+    for command, name in [(0, "summary"), (1, "chains"), (2, "html")]:
+        for kind, label in kinds.items():
+            big, small = (reports[tool.format(command, kind, n)] for n in (1000000, 100000))
+            growth = big["ns_per_object"] / small["ns_per_object"]
+            t.add(f"cyclegc-report {name}, {label}, 1M objects: ms (ratio: ns/object 1M / 100k)",
+                  ns(big) / 1e6, ns(small) / 1e6, growth, "<= 1.2", growth <= 1.2, "ms")
+            t.add(f"  same, peak RSS (vs 100k)", big["peak_mb"], small["peak_mb"],
+                  big["peak_mb"] / small["peak_mb"], "<= 500 MB at 1M", big["peak_mb"] <= 500,
+                  "MB")
+    exit_run = "BM_ExitReport/tail:{}/n:{}/agent:{}/iterations:1/manual_time"
+    for tail, label in [(0, "a garbage ring"), (1, "a garbage tail")]:
+        ours, bare = (reports[exit_run.format(tail, 1000000, agent)] for agent in (1, 0))
+        t.add(f"program leaving {label} of 1M, exit report under the agent: s (vs no agent)",
+              ns(ours) / 1e9, ns(bare) / 1e9, ns(ours) / ns(bare), "report <= 3 s",
+              (ns(ours) - ns(bare)) / 1e9 <= 3, "s")
+        t.add(f"  same, peak RSS (vs no agent)", ours["peak_mb"], bare["peak_mb"],
+              ours["peak_mb"] / bare["peak_mb"], "<= 1 GB", ours["peak_mb"] <= 1024, "MB")
+
     print()
     t.print()
     elapsed = time.time() - started
@@ -240,7 +263,8 @@ def main(bench_dir, cpython_script, out_json):
                                for n, (c, l, m, _) in cpython.items()},
                    "benchmarks": {"ref_bench": ref, "collect_bench": collect,
                                   "pause_bench": pause, "agent_bench": agent,
-                                  "folder_bench": folder}}, f, indent=1)
+                                  "folder_bench": folder, "report_bench": reports}}, f,
+                  indent=1)
     print(f"written to {out_json}")
 
 

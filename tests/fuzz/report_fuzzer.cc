@@ -1,13 +1,76 @@
 // libFuzzer target for everything cyclegc-report reads from files: the report reader, the
-// suppressions parser, and the tool's analysis of whatever the reader accepts. None may crash,
-// hang or read out of bounds on any input; an accepted report must also survive a round trip.
+// suppressions parser, and what the tool computes and shows from whatever the reader accepts —
+// findings, chains and the html page. None may crash, hang or read out of bounds on any input;
+// an accepted report must survive a round trip, and no value in it may add markup to the page.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "../../report/tool/analysis.h"
+#include "../../report/tool/html_page.h"
 #include "cyclegc_report/report.h"
 #include "cyclegc_report/suppressions.h"
+
+namespace {
+
+// Each of < > " & as \xff and a letter, and \xff as \xff\xff: one-to-one, so the report groups,
+// orders and counts as before, but none of its strings holds a character markup is made of.
+std::string defang(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out +=
+            "\xff"
+            "l";
+        break;
+      case '>':
+        out +=
+            "\xff"
+            "g";
+        break;
+      case '"':
+        out +=
+            "\xff"
+            "q";
+        break;
+      case '&':
+        out +=
+            "\xff"
+            "a";
+        break;
+      case '\xff':
+        out += "\xff\xff";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+cyclegc::report::Report defanged(cyclegc::report::Report r) {
+  auto all = [](std::string& s) { s = defang(s); };
+  all(r.process.executable), all(r.process.options), all(r.process.stack_method);
+  all(r.process.reason), all(r.process.time);
+  for (auto& o : r.objects) all(o.type), all(o.address), all(o.label);
+  for (auto& s : r.stacks) {
+    for (auto& f : s.frames) all(f.function), all(f.file);
+  }
+  for (auto& e : r.edges) all(e.label);
+  for (auto& c : r.cycles) {
+    all(c.shape), all(c.closing_edge.label);
+    for (auto& e : c.edges) all(e.label);
+  }
+  for (auto& c : r.chains) {
+    for (auto& e : c.hops) all(e.label);
+  }
+  for (auto& g : r.live) all(g.type);
+  return r;
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
@@ -21,7 +84,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)a.shapes();
     (void)a.sites();
     for (const auto& c : report->cycles) (void)a.freed_by_breaking(c);
-    for (int id : a.leaked()) (void)a.site_of(a.object(id));
+    for (int id : a.leaked()) {
+      (void)a.site_of(a.object(id));
+      (void)a.chain(id);
+      std::size_t elided = 0;
+      (void)a.chain_path(id, 8, &elided);
+      (void)a.chain_path(id);
+    }
+    // Escaping: the page's markup is the same whatever the report's strings hold.
+    const std::string page = cyclegc::report::html_page(a);
+    const cyclegc::report::Report plain = defanged(*report);
+    const std::string plain_page = cyclegc::report::html_page(cyclegc::report::Analysis(plain));
+    for (char c : {'<', '>', '"'}) {
+      if (std::count(page.begin(), page.end(), c) !=
+          std::count(plain_page.begin(), plain_page.end(), c)) {
+        __builtin_trap();
+      }
+    }
   }
   (void)cyclegc::report::parse_suppressions(text);
   return 0;

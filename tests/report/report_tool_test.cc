@@ -319,6 +319,8 @@ TEST_F(ReportToolTest, AMillionObjectReportIsReadAndPagedInBoundedMemory) {
   cyclegc::testing::add_garbage_ring(big, n - 3000);
   cyclegc::testing::add_garbage_ring(big, 3, 2000, "Small");
   cyclegc::testing::add_untraced_holders(big, 499);
+  for (int i = 0; i < 600; ++i)
+    cyclegc::testing::add_garbage_ring(big, 1, 0, "S" + std::to_string(i));
   const std::string path = dir_ + "/big.json";
   {
     std::ofstream out(path);
@@ -337,7 +339,8 @@ TEST_F(ReportToolTest, AMillionObjectReportIsReadAndPagedInBoundedMemory) {
   const std::string page(std::istreambuf_iterator<char>(in), {});
   EXPECT_THAT(page, HasSubstr("A cycle of " + std::to_string(n - 3000) + " objects"));
   EXPECT_THAT(page, HasSubstr("too many to draw"));
-  EXPECT_THAT(page, HasSubstr("<svg"));  // the small cycle is still drawn
+  EXPECT_THAT(page, HasSubstr("<svg"));               // small cycles are still drawn
+  EXPECT_THAT(page, HasSubstr("more cycle shapes"));  // 602 shapes: the largest are listed
 }
 
 }  // namespace

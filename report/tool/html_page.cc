@@ -1,0 +1,219 @@
+// The html page: one self-contained page (no network, no external files). The summary, then one
+// expandable finding per cycle shape and per untraced holder, each with its cycle drawn as SVG,
+// closing edge, allocation stacks and chains. A search box filters findings; a link of the form
+// page.html#open=finding-N opens finding N when the page loads.
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "analysis.h"
+#include "html_page.h"
+
+namespace cyclegc::report {
+namespace {
+
+std::string esc(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
+}
+
+// The members on a circle, edges as arrows with their labels; the closing edge in red.
+std::string cycle_svg(const Analysis& a, const Cycle& c) {
+  const int n = static_cast<int>(c.members.size());
+  const double radius = n == 1 ? 0 : std::max(90.0, 30.0 * n);
+  const double size = 2 * radius + 260;
+  std::map<int, std::pair<double, double>> at;
+  for (int i = 0; i < n; ++i) {
+    const double angle = 2 * M_PI * i / n - M_PI / 2;
+    at[c.members[i]] = {size / 2 + radius * std::cos(angle), size / 2 + radius * std::sin(angle)};
+  }
+  std::ostringstream svg;
+  svg << "<svg class=\"cycle\" viewBox=\"0 0 " << size << " " << size << "\" width=\"" << size
+      << "\" height=\"" << size << "\">"
+      << "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\""
+         " markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\"/>"
+         "</marker></defs>";
+  for (const Edge& e : c.edges) {
+    auto [x1, y1] = at[e.from];
+    auto [x2, y2] = at[e.to];
+    const bool closing = e.from == c.closing_edge.from && e.to == c.closing_edge.to &&
+                         e.label == c.closing_edge.label;
+    if (e.from == e.to) {  // a self-loop: a small arc above the node
+      svg << "<path d=\"M" << x1 - 20 << "," << y1 - 14 << " C" << x1 - 40 << "," << y1 - 70 << " "
+          << x1 + 40 << "," << y1 - 70 << " " << x1 + 20 << "," << y1 - 14
+          << "\" fill=\"none\" class=\"" << (closing ? "edge closing" : "edge")
+          << "\" marker-end=\"url(#arrow)\"/><text x=\"" << x1 << "\" y=\"" << y1 - 62
+          << "\" class=\"label\">" << esc(e.label) << "</text>";
+      continue;
+    }
+    const double dx = x2 - x1, dy = y2 - y1, len = std::hypot(dx, dy);
+    const double ux = dx / len, uy = dy / len;
+    // Offset sideways so that a->b and b->a do not overlap.
+    const double ox = -uy * 8, oy = ux * 8;
+    svg << "<line x1=\"" << x1 + ux * 22 + ox << "\" y1=\"" << y1 + uy * 22 + oy << "\" x2=\""
+        << x2 - ux * 22 + ox << "\" y2=\"" << y2 - uy * 22 + oy << "\" class=\""
+        << (closing ? "edge closing" : "edge")
+        << "\" marker-end=\"url(#arrow)\"/>"
+        // The label sits a third of the way from the source, so opposite edges' labels part.
+        << "<text x=\"" << x1 + dx / 3 + ox * 2.5 << "\" y=\"" << y1 + dy / 3 + oy * 2.5
+        << "\" class=\"label\">" << esc(e.label) << "</text>";
+  }
+  for (int m : c.members) {
+    auto [x, y] = at[m];
+    svg << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"20\" class=\"node\"/>"
+        << "<text x=\"" << x << "\" y=\"" << y + 36 << "\" class=\"name\">"
+        << esc(a.object(m).label) << "</text>";
+  }
+  svg << "</svg>";
+  return svg.str();
+}
+
+// A page stays readable, and small enough for a browser, whatever the report holds: a cycle of
+// more than kDrawnMembers is summarised by type instead of drawn, at most kListedMembers of its
+// members are listed, and at most kListedShapes shapes (the largest) and kListedHolders untraced
+// holders get a finding of their own.
+constexpr std::size_t kDrawnMembers = 40;
+constexpr std::size_t kListedShapes = 500;
+constexpr std::size_t kListedMembers = 20;
+constexpr std::size_t kListedHolders = 500;
+
+// A cycle too large to draw: how many members of each type, and how many edges.
+std::string members_by_type(const Analysis& a, const Cycle& c) {
+  std::map<std::string, std::size_t> count;
+  for (int m : c.members) ++count[a.object(m).type];
+  std::string out =
+      absl::StrCat("<p class=\"big-cycle\">A cycle of ", c.members.size(), " objects and ",
+                   c.edges.size(), " edges: too many to draw. By type:</p><ul>");
+  for (const auto& [type, k] : count) {
+    absl::StrAppend(&out, "<li><code>", esc(type), "</code> &times; ", k, "</li>");
+  }
+  return out + "</ul>";
+}
+
+std::string stack_html(const Report& r, const Object& o) {
+  if (o.stack < 0) return "<p class=\"muted\">no allocation stack</p>";
+  std::string out = "<ol class=\"stack\">";
+  for (const Frame& f : r.stacks[o.stack].frames) {
+    absl::StrAppend(&out, "<li><code>", esc(f.function), "</code> at <code>", esc(f.file), ":",
+                    f.line, "</code></li>");
+  }
+  return out + "</ol>";
+}
+
+constexpr const char* kStyle = R"(
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+h1 { font-size: 1.5em; } .muted { color: #777; }
+.totals span { display: inline-block; margin-right: 1.5em; padding: .3em .6em; background: #f3f3f3; border-radius: 4px; }
+#search { width: 100%; padding: .5em; font-size: 1em; margin: 1em 0; }
+details { border: 1px solid #ddd; border-radius: 6px; margin: .6em 0; padding: .4em .8em; }
+details[open] { background: #fcfcfc; } summary { cursor: pointer; font-weight: 600; }
+code { font-size: .92em; } .stack { margin: .2em 0 .8em; }
+svg.cycle { display: block; margin: .5em 0; max-width: 100%; height: auto; }
+.node { fill: #dbe9ff; stroke: #3465a4; stroke-width: 2; }
+.edge { stroke: #555; stroke-width: 1.5; } .edge.closing { stroke: #c00; stroke-width: 3; }
+.label { font: 12px monospace; fill: #333; text-anchor: middle; }
+.name { font: 12px monospace; text-anchor: middle; }
+.closing-text { color: #c00; }
+)";
+
+constexpr const char* kScript = R"(
+const search = document.getElementById('search');
+search.addEventListener('input', () => {
+  const q = search.value.toLowerCase();
+  for (const f of document.querySelectorAll('details.finding')) {
+    f.style.display = f.textContent.toLowerCase().includes(q) ? '' : 'none';
+  }
+});
+const m = location.hash.match(/^#open=(.+)$/);
+if (m) { const f = document.getElementById(m[1]); if (f) { f.open = true; f.scrollIntoView(); } }
+)";
+
+}  // namespace
+
+std::string html_page(const Analysis& a) {
+  const Report& r = a.report();
+  std::ostringstream page;
+  page << "<!doctype html><html><head><meta charset=\"utf-8\"><title>cyclegc report: "
+       << esc(r.process.executable) << "</title><style>" << kStyle << "</style></head><body>";
+  page << "<h1>cyclegc report</h1><p class=\"muted\">" << esc(r.process.executable) << ", pid "
+       << r.process.pid << ", " << esc(r.process.reason) << ", " << esc(r.process.time)
+       << "; stacks by " << esc(r.process.stack_method) << "</p>";
+  const auto shapes = a.shapes();
+  page << "<p class=\"totals\"><span id=\"leaked\">" << a.leaked().size()
+       << " leaked objects</span><span>" << r.cycles.size() << " cycles in " << shapes.size()
+       << " shapes</span><span>" << r.untraced.size() << " held by untraced references</span>"
+       << "<span>" << r.uncollectable.size() << " uncollectable</span></p>";
+  page << "<input id=\"search\" placeholder=\"Search findings: type, label, file...\">";
+  int n = 0;
+  const std::size_t listed_shapes = std::min(shapes.size(), kListedShapes);
+  for (std::size_t i = 0; i < listed_shapes; ++i) {
+    const ShapeFinding& f = shapes[i];
+    const Cycle& c = r.cycles[f.cycles.front()];
+    const Freed freed = a.freed_by_breaking(c);
+    page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << f.cycles.size()
+         << " &times; cycle of " << c.members.size() << " " << esc(a.object(c.members[0]).type)
+         << (c.members.size() > 1 ? "…" : "") << " &mdash; " << f.objects << " objects, " << f.bytes
+         << " bytes" << (f.suppressed ? " (suppressed)" : "") << "</summary>";
+    page << "<p>Shape <code>" << esc(f.shape) << "</code>; example cycle c" << c.id << ".</p>";
+    if (c.members.size() <= kDrawnMembers) {
+      page << cycle_svg(a, c);
+    } else {
+      page << members_by_type(a, c);
+    }
+    page << "<p class=\"closing-text\">Closing edge: <code>" << esc(a.describe(c.closing_edge))
+         << "</code> &mdash; breaking it frees " << freed.objects.size() << " objects ("
+         << freed.bytes << " bytes).</p><h3>Members and where they were made</h3>";
+    const std::size_t listed = std::min(c.members.size(), kListedMembers);
+    for (std::size_t i = 0; i < listed; ++i) {
+      const int m = c.members[i];
+      page << "<p><code>" << esc(a.describe(m)) << "</code></p>" << stack_html(r, a.object(m));
+    }
+    if (listed < c.members.size()) {
+      page << "<p class=\"muted\">&hellip; and " << c.members.size() - listed
+           << " more members (<code>cyclegc-report show REPORT c" << c.id
+           << "</code> lists them all).</p>";
+    }
+    page << "</details>";
+  }
+  if (listed_shapes < shapes.size()) {
+    page << "<p class=\"muted\" id=\"more-shapes\">&hellip; and " << shapes.size() - listed_shapes
+         << " more cycle shapes, smaller than these (<code>cyclegc-report summary</code> lists "
+            "them all).</p>";
+  }
+  // What each holder keeps alive directly: the chains whose last hop starts at it.
+  absl::flat_hash_map<int, std::vector<const Chain*>> kept_by;
+  for (const Chain& ch : r.chains) {
+    if (ch.cycle < 0 && !ch.hops.empty()) kept_by[ch.hops.back().from].push_back(&ch);
+  }
+  const std::size_t holders = std::min(r.untraced.size(), kListedHolders);
+  for (std::size_t i = 0; i < holders; ++i) {
+    const int id = r.untraced[i];
+    const Object& o = a.object(id);
+    page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << esc(o.label)
+         << " held by " << o.untraced_refs << " untraced reference"
+         << (o.untraced_refs == 1 ? "" : "s") << (o.suppressed ? " (suppressed)" : "")
+         << "</summary><p>A lambda, <code>std::function</code>, untracked object or global holds "
+         << "it: no collector can free it.</p>" << stack_html(r, o);
+    const auto& kept = kept_by[id];
+    for (std::size_t k = 0; k < std::min(kept.size(), kListedMembers); ++k) {
+      page << "<p>Keeps alive <code>" << esc(a.describe(kept[k]->object)) << "</code> via: <code>"
+           << esc(a.describe(kept[k]->hops.back())) << "</code></p>";
+    }
+    if (kept.size() > kListedMembers) {
+      page << "<p class=\"muted\">&hellip; and " << kept.size() - kListedMembers << " more.</p>";
+    }
+    page << "</details>";
+  }
+  if (holders < r.untraced.size()) {
+    page << "<p class=\"muted\" id=\"more-holders\">&hellip; and " << r.untraced.size() - holders
+         << " more objects held by untraced references (<code>cyclegc-report summary</code> "
+            "counts them by type and site).</p>";
+  }
+  if (n == 0) page << "<p id=\"clean\">No leaks.</p>";
+  page << "<script>" << kScript << "</script></body></html>\n";
+  return page.str();
+}
+
+}  // namespace cyclegc::report
