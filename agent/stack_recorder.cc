@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/debugging/stacktrace.h"
 #include "absl/strings/match.h"
+#include "cyclegc_report/report.h"
 
 namespace cyclegc::agent {
 namespace {
@@ -45,7 +46,10 @@ bool walk_missed_frames(absl::Span<const std::uintptr_t> walked,
 // hook, track(), an inlined make<T>()), and the unwinders it calls — abseil's, libc's, or a
 // sanitizer's interceptor of backtrace().
 bool capture_machinery(const Frame& f) {
-  if (absl::StartsWith(f.function, "cyclegc::") || absl::StrContains(f.file, "/include/cyclegc/")) {
+  // By the function's own name, not its return type: a factory returning a cyclegc::Ref is the
+  // program's.
+  if (absl::StartsWith(report::function_name(f.function), "cyclegc::") ||
+      absl::StrContains(f.file, "/include/cyclegc/")) {
     return true;
   }
   const std::string module = module_of(f.pc);

@@ -92,6 +92,21 @@ TEST_F(AgentTest, TreeCyclesComeWithLabelsClosingEdgeAndAllocationLines) {
   EXPECT_THAT(r.output, HasSubstr("15 leaked objects (3 cycles)"));
 }
 
+// Issues 13/14: `cyclegc::Ref<T> make_looped<T>()`, a factory template of the program's, was
+// taken for a frame of cyclegc's (its demangled name begins with the return type) and left out,
+// so the object seemed allocated in main.
+TEST_F(AgentTest, AFactoryReturningARefIsTheAllocationSite) {
+  ProgramRun r = run(CYCLEGC_HOST_PROGRAM, "factory", "summary=0:report_path=r.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto report = read_report("r.json");
+  ASSERT_EQ(report.objects.size(), 1u);
+  const int stack = report.objects[0].stack;
+  ASSERT_GE(stack, 0);
+  ASSERT_FALSE(report.stacks[stack].frames.empty());
+  EXPECT_THAT(cyclegc::report::site_text(report.stacks[stack].frames[0]),
+              ::testing::StartsWith("(anonymous namespace)::make_looped<"));
+}
+
 TEST_F(AgentTest, HandlersCapturingTheirOwnerAreHeldByUntracedReferences) {
   ProgramRun r = run_sample("leaky_event_bus", "", "report_path=report.json");
   ASSERT_EQ(r.status, 0) << r.output;

@@ -79,6 +79,15 @@ int raise_ignored(int sig) {
 
 // Forks `children` times while two threads allocate and drop cycles; every child makes a cycle
 // and exits through exit(). Prints how many children did not finish within 10 s.
+// A factory template, as programs write them: its demangled name begins with its return type,
+// cyclegc::Ref<...>. Not inlined, so that it is a frame of its own.
+template <class T>
+__attribute__((noinline)) cyclegc::Ref<T> make_looped(const char* name) {
+  auto node = cyclegc::make<T>(name);
+  node->next = node;
+  return node;
+}
+
 int fork_storm(int children) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -246,6 +255,10 @@ int main(int argc, char** argv) {
   if (mode == "tail") return tail(static_cast<int>(n));
   if (mode == "doubly-linked") return doubly_linked(static_cast<int>(n));
   if (mode == "grow-vector") return grow_vector(static_cast<int>(n));
+  if (mode == "factory") {
+    make_looped<Node>("made");
+    return 0;
+  }
   if (mode == "cycle") {
     leave_a_cycle();
     std::printf("main ran\n");

@@ -155,6 +155,27 @@ TEST(ReportJson, SiteTextDropsOnlyTheParameterList) {
   EXPECT_EQ(site_text({"", "", 0}), "??");
 }
 
+// Issue 13/14: a factory template's demangled name begins with its return type, which made
+// `cyclegc::Ref<Shape> make_shape<Circle>()` look like a frame of cyclegc's.
+TEST(ReportJson, FunctionNameLeavesOutReturnTypeParametersAndQualifiers) {
+  EXPECT_EQ(function_name("cyclegc::Ref<Shape> make_shape<Circle>(std::string const&)"),
+            "make_shape<Circle>");
+  EXPECT_EQ(function_name("std::pair<int, int> (anonymous namespace)::split<char>(int)"),
+            "(anonymous namespace)::split<char>");
+  EXPECT_EQ(function_name("(anonymous namespace)::Foo::Run() const"),
+            "(anonymous namespace)::Foo::Run");
+  EXPECT_EQ(function_name("cyclegc::detail::track(cyclegc::detail::ObjectHeader*)"),
+            "cyclegc::detail::track");
+  EXPECT_EQ(function_name("bool Foo::operator<(Foo const&) const"), "Foo::operator<");
+  EXPECT_EQ(function_name("Foo::operator()(int)"), "Foo::operator()");
+  EXPECT_EQ(function_name("Foo::operator bool() const"), "Foo::operator bool");
+  EXPECT_EQ(function_name("main"), "main");
+  EXPECT_EQ(function_name("cyclegc::Ref<T> f<T>(char const*) [clone .constprop.0] [clone .isra.0]"),
+            "f<T>");
+  EXPECT_EQ(site_text({"cyclegc::Ref<Shape> make_shape<Circle>(int)", "/s/shapes.cc", 9}),
+            "make_shape<Circle> (shapes.cc:9)");
+}
+
 TEST(Suppressions, ParseAndMatchByTypeFrameAndShape) {
   auto s = parse_suppressions("# comment\ntype:Leaf\n\nframe:app.cc\nshape:00000000000000aa\n");
   ASSERT_TRUE(s.ok()) << s.status();

@@ -12,6 +12,7 @@
 #include "absl/functional/function_ref.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace cyclegc::report {
 
@@ -108,6 +109,10 @@ struct Report {
 // "(anonymous namespace)::Foo::Run() const" keep their leading parts) and the file without its
 // directories. What summaries, baselines and leak messages call an allocation site.
 std::string site_text(const Frame& frame);
+// The qualified name of a frame's function, without its return type, parameters or qualifiers:
+// "cyclegc::Ref<Shape> make_shape<Circle>(int)" is "make_shape<Circle>". What decides whether a
+// frame is in cyclegc, and what a site shows.
+std::string function_name(absl::string_view function);
 
 // Writing goes straight to text, handed to `sink` in pieces of about a megabyte.
 void to_json(const Report& report, absl::FunctionRef<void(std::string_view)> sink);
