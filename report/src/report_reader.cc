@@ -323,7 +323,10 @@ Report read_report(JsonStream& in) {
     }
     in.expect(':');
     const Where here = kRoot / key.c_str();
-    auto one_value = [&] { return parser.parse(in.value(), in.offset(), false); };
+    auto one_value = [&] {
+      const std::uint64_t at = in.offset_of(in.mark());  // before value() moves past it
+      return parser.parse(in.value(), at, false);
+    };
     if (key == "schema") {
       schema = as<std::string>(one_value(), here);
       if (*schema != kSchemaName) fail(here, "not a cyclegc report");
