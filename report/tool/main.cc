@@ -35,8 +35,9 @@ options:
   --suppressions=FILE        type:NAME, frame:TEXT or shape:FINGERPRINT lines to ignore
   --fail-on-leak             exit 1 when unsuppressed leaks remain
   --stacks                   chains: print each object's allocation site
-  -o FILE                    output file (html)
+  -o FILE                    output file (html; -: standard output)
   --help                     this text; COMMAND --help: the same
+  --version                  the tool's version and the report format version it reads
 
 exit status: 0 ok, 1 leaks found (--fail-on-leak, baseline check), 2 usage, 3 unreadable report,
 4 file not readable or writable
@@ -112,8 +113,14 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       help = true;
+    } else if (a == "--version") {
+      std::printf("cyclegc-report %s (report format version %d)\n", CYCLEGC_VERSION,
+                  kSchemaVersion);
+      return kOk;
     } else if (absl::StartsWith(a, "--format=")) {
       args.format = a.substr(9);
+    } else if (a == "--format" && i + 1 < argc) {  // "--format json", as well as "--format=json"
+      args.format = argv[++i];
     } else if (absl::StartsWith(a, "--suppressions=")) {
       args.suppressions = a.substr(15);
     } else if (a == "--fail-on-leak") {

@@ -277,6 +277,24 @@ TEST_F(ReportToolTest, OutputThatCannotBeWrittenIsAFailure) {
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "# known\nshape:1\n");
 }
 
+// Issue 14: `--format json` was refused, `-o -` wrote a file named "-", there was no --version.
+TEST_F(ReportToolTest, CommandLineTakesTheUsualSpellings) {
+  const std::string report = report_of("leaky_tree", "1 1");
+  ProgramRun spaced = tool("summary --format json " + report);
+  EXPECT_EQ(spaced.status, 0) << spaced.output;
+  EXPECT_EQ(spaced.output, tool("summary --format=json " + report).output);
+  EXPECT_TRUE(nlohmann::json::accept(spaced.output)) << spaced.output;
+  ProgramRun page =
+      run_shell("cd '" + dir_ + "' && " + CYCLEGC_REPORT + " html " + report + " -o -");
+  EXPECT_EQ(page.status, 0);
+  EXPECT_THAT(page.output, HasSubstr("<!doctype html>"));
+  EXPECT_FALSE(fs::exists(dir_ + "/-"));
+  ProgramRun version = tool("--version");
+  EXPECT_EQ(version.status, 0);
+  EXPECT_THAT(version.output, ::testing::MatchesRegex("cyclegc-report [0-9]+\\.[0-9]+\\.[0-9]+ "
+                                                      "\\(report format version 1\\)\n"));
+}
+
 // Issue 12: a FIFO as REPORT (or as baseline) blocked the reader; a device was read without end.
 TEST_F(ReportToolTest, AFifoOrDeviceAsInputFailsAtOnce) {
   const std::string fifo = dir_ + "/fifo";
