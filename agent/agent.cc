@@ -40,11 +40,11 @@
 #include "absl/time/time.h"
 #include "cyclegc/cyclegc.h"
 #include "cyclegc/observer.h"
+#include "cyclegc_report/output_file.h"
 #include "cyclegc_report/report.h"
 #include "cyclegc_report/suppressions.h"
 #include "options.h"
 #include "report_builder.h"
-#include "report_file.h"
 #include "stack_recorder.h"
 
 namespace cyclegc::agent {
@@ -185,7 +185,11 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   std::string path;
   if (a.options.report_path != "none") {
     path = expand_report_path(a.options.report_path, getpid(), a.reports_written++);
-    if (absl::Status s = write_file_atomically(path, [&](Sink sink) { report::to_json(r, sink); });
+    // Only a regular file is replaced: /dev/null (even for root), a FIFO or a link such as
+    // /dev/stdout stays what it is.
+    const report::OutputFile how{"report", 0600, /*in_place=*/false};
+    if (absl::Status s = report::write_file_atomically(
+            path, how, [&](report::Sink sink) { report::to_json(r, sink); });
         !s.ok()) {
       std::fprintf(stderr, "cyclegc: %s\n", std::string(s.message()).c_str());
       path.clear();

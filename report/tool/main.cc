@@ -1,15 +1,12 @@
 // cyclegc-report: reads the reports the agent writes (report/SCHEMA.md) and answers what leaked,
 // what holds it, what changed, and whether CI should fail.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli.h"
+#include "cyclegc_report/output_file.h"
 #include "cyclegc_report/suppressions.h"
 #include "cyclegc_report/untrusted.h"
 
@@ -69,38 +66,20 @@ absl::StatusOr<Report> load_report(const std::string& path, const Args& args, in
 }
 
 int write_output(const std::string& path, std::string_view text) {
-  auto fail = [&](const std::string& what) {
-    std::fprintf(stderr, "cyclegc-report: cannot write '%s': %s\n", printable(path).c_str(),
-                 what.c_str());
-    return kIoError;
-  };
   if (path == "-") {
     if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() ||
         std::fflush(stdout) != 0) {
-      return fail(std::strerror(errno));
+      std::fprintf(stderr, "cyclegc-report: cannot write to standard output: %s\n",
+                   std::strerror(errno));
+      return kIoError;
     }
     return kOk;
   }
-  struct stat st {};
-  const bool in_place = stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
-  const std::string target = in_place ? path : absl::StrCat(path, ".tmp.", getpid());
-  const int fd = open(target.c_str(),
-                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (in_place ? 0 : O_EXCL), 0644);
-  if (fd < 0) return fail(std::strerror(errno));
-  int error = 0;
-  for (std::size_t done = 0; error == 0 && done < text.size();) {
-    const ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) error = n < 0 ? errno : ENOSPC;
-    if (n > 0) done += static_cast<std::size_t>(n);
-  }
-  if (close(fd) != 0 && error == 0) error = errno;
-  if (error == 0 && !in_place && rename(target.c_str(), path.c_str()) != 0) error = errno;
-  if (error != 0) {
-    if (!in_place) unlink(target.c_str());
-    return fail(std::strerror(error));
-  }
-  return kOk;
+  const absl::Status s =
+      write_file_atomically(path, {"", 0644, /*in_place=*/true}, [&](Sink sink) { sink(text); });
+  if (s.ok()) return kOk;
+  std::fprintf(stderr, "cyclegc-report: %s\n", std::string(s.message()).c_str());
+  return kIoError;
 }
 
 }  // namespace cyclegc::report
