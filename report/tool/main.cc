@@ -3,8 +3,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cli.h"
 #include "cyclegc_report/output_file.h"
 #include "cyclegc_report/suppressions.h"
@@ -82,10 +85,48 @@ int write_output(const std::string& path, std::string_view text) {
   return kIoError;
 }
 
+namespace {
+
+// Standard output, with every control byte a report could carry (an ESC that starts a terminal
+// sequence, a BEL, a C1 control) written as \xNN. Labels, types and file names reach the
+// terminal through summary, show, chains and dot; one filter here covers every command and every
+// line, whatever it prints. Newlines and tabs are the tool's own layout and pass.
+ssize_t write_escaped(void*, const char* data, std::size_t size) {
+  std::string out;
+  out.reserve(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    const unsigned char c = static_cast<unsigned char>(data[i]);
+    const bool c1 =
+        c == 0xC2 && i + 1 < size && (static_cast<unsigned char>(data[i + 1]) & 0xE0) == 0x80;
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F || c1) {
+      absl::StrAppendFormat(&out, "\\x%02x", c1 ? static_cast<unsigned char>(data[++i]) : c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  for (std::size_t done = 0; done < out.size();) {
+    const ssize_t n = write(STDOUT_FILENO, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    done += static_cast<std::size_t>(n);
+  }
+  return static_cast<ssize_t>(size);
+}
+
+void escape_standard_output() {
+  if (FILE* f = fopencookie(nullptr, "w", {nullptr, write_escaped, nullptr, nullptr})) {
+    std::setvbuf(f, nullptr, _IOFBF, 1 << 16);
+    stdout = f;
+  }
+}
+
+}  // namespace
+
 }  // namespace cyclegc::report
 
 int main(int argc, char** argv) {
   using namespace cyclegc::report;
+  escape_standard_output();
   Args args;
   bool help = false;
   for (int i = 1; i < argc; ++i) {

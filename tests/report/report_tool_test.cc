@@ -231,6 +231,25 @@ TEST_F(ReportToolTest, HostileReportsNeitherAbortNorInjectMarkup) {
   EXPECT_THAT(page, Not(HasSubstr(evil)));
   EXPECT_THAT(page, HasSubstr("&lt;script&gt;"));
 
+  // Nor may a value reach the terminal as a control sequence (ESC, BEL, a C1 control).
+  auto k = j;
+  for (auto& o : k["objects"]) {
+    o["type"] = "T\x1b[31m\u009b";
+    o["label"] = "L\x1b]0;title\x07";
+  }
+  for (auto& st : k["stacks"]) {
+    for (auto& f : st["frames"]) f["file"] = "f\x1b[2J.cc";
+  }
+  const std::string controls = write("controls.json", k.dump());
+  for (const std::string& command : {"summary " + controls, "chains --stacks " + controls,
+                                     "show " + controls + " c0", "dot " + controls}) {
+    ProgramRun r = tool(command);
+    EXPECT_EQ(r.status, 0) << command << r.output;
+    EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << command << r.output;
+    EXPECT_EQ(r.output.find('\x07'), std::string::npos) << command;
+    EXPECT_EQ(r.output.find("\xc2\x9b"), std::string::npos) << command;
+  }
+
   for (int id : {2147483647, 2147483646, 1000000000}) {
     auto k = j;
     k["cycles"][0]["members"][0] = id;
