@@ -99,15 +99,23 @@ void for_each_edge(const ReadingScope& scope, ObjectHeader* h, F f) {
   h->type->trace(h->value(), visitor);
 }
 
-std::vector<Edge> edges_of(const ReadingScope& scope, const AnyRef& object) {
-  std::vector<Edge> out;
+// Calls each(label, index, referent) for each live referent of `object`, pinned for the call.
+template <class F>
+void for_each_live_edge(const ReadingScope& scope, const AnyRef& object, F each) {
   for_each_edge(scope, object.header(), [&](const char* label, std::size_t index, ObjectHeader* r) {
     // A referent another thread is destroying (its count reached zero while the
     // field was being replaced) is not an edge any more.
     if (!incref_if_alive(r)) return;
+    each(label, index, AnyRef::adopt(r));
+  });
+}
+
+std::vector<Edge> edges_of(const ReadingScope& scope, const AnyRef& object) {
+  std::vector<Edge> out;
+  for_each_live_edge(scope, object, [&](const char* label, std::size_t index, AnyRef target) {
     out.push_back(
         {index == Visitor::kNoIndex ? std::string(label) : absl::StrCat(label, "[", index, "]"),
-         AnyRef::adopt(r)});
+         std::move(target)});
   });
   return out;
 }
@@ -308,6 +316,17 @@ std::vector<std::vector<Edge>> get_referent_edges(const std::vector<AnyRef>& obj
     if (objects[i]) out[i] = detail::edges_of(scope, objects[i]);
   }
   return out;
+}
+
+void for_each_referent_edge(const std::vector<AnyRef>& objects, const EdgeCallback& each) {
+  detail::ReadingScope scope;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (!objects[i]) continue;
+    detail::for_each_live_edge(scope, objects[i],
+                               [&](const char* label, std::size_t index, const AnyRef& target) {
+                                 each(i, label, index, target);
+                               });
+  }
 }
 
 std::vector<AnyRef> get_referents(const AnyRef& object) {

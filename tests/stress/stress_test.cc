@@ -388,12 +388,20 @@ TEST(Stress, IntrospectionWhileOwnersChangePlainContainers) {
   std::size_t walks = 0, edges_seen = 0, referrers = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     std::vector<cyclegc::AnyRef> objects = cyclegc::get_objects();
-    for (const auto& edges : cyclegc::get_referent_edges(objects)) {
-      for (const auto& e : edges) {
-        ASSERT_TRUE(e.target);
-        ASSERT_GT(cyclegc::refcount(e.target), 0u);
-        ++edges_seen;
+    if (walks % 2 == 0) {
+      for (const auto& edges : cyclegc::get_referent_edges(objects)) {
+        for (const auto& e : edges) {
+          ASSERT_TRUE(e.target);
+          ASSERT_GT(cyclegc::refcount(e.target), 0u);
+          ++edges_seen;
+        }
       }
+    } else {  // the streaming form, which the agent's heap walk uses
+      cyclegc::for_each_referent_edge(
+          objects, [&](std::size_t, const char*, std::size_t, const cyclegc::AnyRef& target) {
+            EXPECT_GT(cyclegc::refcount(target), 0u);
+            ++edges_seen;
+          });
     }
     if (!objects.empty())
       referrers += cyclegc::get_referrers(objects[walks % objects.size()]).size();

@@ -3,6 +3,9 @@
 
 #include <map>
 #include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "gc_fixture.h"
 
@@ -27,6 +30,33 @@ TEST_F(IntrospectionTest, ReferentsFollowTrace) {
   EXPECT_EQ(up[0].label, "parent");
   EXPECT_EQ(get_referents(k2).size(), 0u);
   k1->parent = nullptr;
+}
+
+// The streaming form is the same edges, in the same order, as asking object by object: a heap
+// walk (the agent's report) and a single question must never disagree.
+TEST_F(IntrospectionTest, StreamedEdgesAreTheEdgesOfEachObject) {
+  auto root = make<Tree>();
+  auto k1 = make<Tree>();
+  auto k2 = make<Tree>();
+  root->kids = {k1, k2, k1};
+  k1->parent = root;
+  k2->parent = k2;
+  const std::vector<AnyRef> objects{AnyRef(k2), AnyRef(), AnyRef(root), AnyRef(k1)};
+  std::vector<std::tuple<std::size_t, std::string, AnyRef>> streamed, asked;
+  for_each_referent_edge(
+      objects, [&](std::size_t i, const char* label, std::size_t index, const AnyRef& target) {
+        streamed.emplace_back(
+            i, index == Visitor::kNoIndex ? label : label + ("[" + std::to_string(index) + "]"),
+            target);
+      });
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (!objects[i]) continue;
+    for (auto& e : get_referent_edges(objects[i])) asked.emplace_back(i, e.label, e.target);
+  }
+  EXPECT_EQ(streamed, asked);
+  EXPECT_EQ(streamed.size(), 5u);  // k2's parent, root's three kids, k1's parent
+  k1->parent = nullptr;
+  k2->parent = nullptr;
 }
 
 TEST_F(IntrospectionTest, ReferrersFindEveryHolder) {

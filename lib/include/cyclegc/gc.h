@@ -107,6 +107,14 @@ struct Edge {
 std::vector<Edge> get_referent_edges(const AnyRef& object);
 // The edges of each of `objects`, read in one pass: a heap walk's way to ask.
 std::vector<std::vector<Edge>> get_referent_edges(const std::vector<AnyRef>& objects);
+// The same edges handed to `each` as they are read, in order of `objects`, so that a walk over a
+// million objects holds no copy of the graph: `object` indexes `objects`; `label` is the field's
+// name, valid during the call only; `index` is the element's position in a container, or
+// Visitor::kNoIndex. `each` runs while other threads may be stopped at safepoints: it must not
+// make cyclegc objects or wait for another thread.
+using EdgeCallback = std::function<void(std::size_t object, const char* label, std::size_t index,
+                                        const AnyRef& target)>;
+void for_each_referent_edge(const std::vector<AnyRef>& objects, const EdgeCallback& each);
 // Introspection reads what a collection may read, when it may (visitor.h): while the other
 // threads that use cyclegc are stopped at safepoints for it. When one cannot be stopped (it runs
 // without reaching a safepoint for 20 ms), containers are skipped and only Ref fields are seen.
