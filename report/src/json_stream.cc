@@ -1,6 +1,7 @@
 #include "json_stream.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -108,18 +109,26 @@ std::size_t JsonStream::end_of_nested(std::size_t i, bool in_string) {
     const char* p = buf_.data();
     const std::size_t n = buf_.size();
     for (; i < n; ++i) {
-      const char c = p[i];
       if (in_string) {
         if (escaped) {
           escaped = false;
-        } else if (c == '\\') {
-          escaped = true;
-        } else if (c == '"') {
-          in_string = false;
-          if (depth == 0) return i + 1;
+          continue;
         }
+        // Most of a report is strings: memchr finds their ends many bytes at a time.
+        const auto* quote = static_cast<const char*>(std::memchr(p + i, '"', n - i));
+        const char* end = quote ? quote : p + n;
+        if (const auto* bs = static_cast<const char*>(std::memchr(p + i, '\\', end - (p + i)))) {
+          i = static_cast<std::size_t>(bs - p);
+          escaped = true;
+          continue;
+        }
+        i = static_cast<std::size_t>(end - p);
+        if (!quote) break;
+        in_string = false;
+        if (depth == 0) return i + 1;
         continue;
       }
+      const char c = p[i];
       switch (c) {
         case '"':
           in_string = true;
