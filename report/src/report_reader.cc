@@ -279,10 +279,21 @@ void check_references(const Report& r, const IdIndex& ids) {
 // What the writer leaves out: each cycle's edges, and each member's chain (its cycle).
 void rebuild_cycle_details(Report& r, const IdIndex& ids) {
   std::vector<int> cycle_of(ids.size(), -1);  // by position, so an id of INT_MAX costs nothing
+  // Every id was checked against the objects (check_references); a miss would be a bug, and
+  // counts as no cycle rather than an index of -1.
+  auto at = [&](int id) -> int* {
+    const int i = ids.find(id);
+    return i < 0 ? nullptr : &cycle_of[static_cast<std::size_t>(i)];
+  };
   for (const Cycle& c : r.cycles) {
-    for (int m : c.members) cycle_of[ids.find(m)] = c.id;
+    for (int m : c.members) {
+      if (int* slot = at(m)) *slot = c.id;
+    }
   }
-  auto member_cycle = [&](int id) { return cycle_of[ids.find(id)]; };
+  auto member_cycle = [&](int id) {
+    const int* slot = at(id);
+    return slot ? *slot : -1;
+  };
   for (const Edge& e : r.edges) {
     const int c = member_cycle(e.from);
     if (c >= 0 && c == member_cycle(e.to)) r.cycles[c].edges.push_back(e);
