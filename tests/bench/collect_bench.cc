@@ -1,4 +1,4 @@
-// Google Benchmark: collect() on the graph shape of ../shared/bench/cpython_gc_bench.py — N live
+// Google Benchmark: collect() on the graph shape of tests/bench/cpython_baseline.py — N live
 // chain nodes plus N/2 unreachable two-node cycles — for N = 100k, 1M and 10M; the same
 // collection with only the live chain left; and a young collection next to an old generation
 // of 10M objects. `./dev bench` runs the CPython script on the same shapes and takes the ratios.
