@@ -45,9 +45,9 @@ TEST_F(IntrospectionTest, StreamedEdgesAreTheEdgesOfEachObject) {
   std::vector<std::tuple<std::size_t, std::string, AnyRef>> streamed, asked;
   for_each_referent_edge(
       objects, [&](std::size_t i, const char* label, std::size_t index, const AnyRef& target) {
-        streamed.emplace_back(
-            i, index == Visitor::kNoIndex ? label : label + ("[" + std::to_string(index) + "]"),
-            target);
+        std::string text = label;
+        if (index != Visitor::kNoIndex) text.append("[").append(std::to_string(index)).append("]");
+        streamed.emplace_back(i, text, target);
       });
   for (std::size_t i = 0; i < objects.size(); ++i) {
     if (!objects[i]) continue;
