@@ -1,20 +1,18 @@
-// libcyclegc_agent.so: preloaded into a program that uses libcyclegc.so, it records where every
-// tracked object was made and writes leak reports — at exit, on a signal, periodically.
+// libcyclegc_agent_core.so, the agent proper: loaded by libcyclegc_agent.so (preload.cc) into a
+// process that has loaded libcyclegc.so, it records where every tracked object was made and
+// writes leak reports — at exit, on a signal, periodically.
 //
 //   LD_PRELOAD=build/agent/libcyclegc_agent.so CYCLEGC_OPTIONS=debug=leak ./app
 //
 // It must never harm its host (README, "The agent's safety rules"): it wakes with the first
-// tracked object, so a process that never makes one (sh, cat, a program linking cyclegc
-// statically) hears nothing from it; options it cannot read fall back to defaults with a
-// warning; it takes only a signal the program leaves at its default and can live without;
-// it owns no file descriptor between reports (the signal handler posts a semaphore); it reads
-// only bounded regular files and replaces only regular files; its locks are held across fork();
-// at the program's end it takes the objects' labels while the program is alive, and after the
-// static destructors it runs no program code at all. Its teardown is a destructor, not
-// atexit(): some sanitizer runtimes run atexit handlers after the libraries' statics are gone.
-#include <elf.h>
-#include <fcntl.h>
-#include <link.h>
+// tracked object, so a process that loads the library and never makes one hears nothing from
+// it; options it cannot read fall back to defaults with a warning; it takes only a signal the
+// program leaves at its default and can live without; it owns no file descriptor between
+// reports (the signal handler posts a semaphore); it reads only bounded regular files and
+// replaces only regular files; its locks are held across fork(); at the program's end it takes
+// the objects' labels while the program is alive, and after the static destructors it runs no
+// program code at all. Its teardown is a destructor, not atexit(): some sanitizer runtimes run
+// atexit handlers after the libraries' statics are gone.
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -331,42 +329,6 @@ void on_program_end() {
   a->program_ended = true;
 }
 
-// Whether the executable's own symbol table names cyclegc functions: a program that links
-// cyclegc statically, whose objects the agent's copy of the library never sees. Read from the
-// file at exit, only in a process where the agent stayed idle; a stripped executable says no.
-bool links_cyclegc_statically() {
-  const int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  void* map = fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(sizeof(ElfW(Ehdr)))
-                  ? mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
-                  : MAP_FAILED;
-  close(fd);
-  if (map == MAP_FAILED) return false;
-  const auto* base = static_cast<const char*>(map);
-  const auto size = static_cast<std::size_t>(st.st_size);
-  const auto* ehdr = reinterpret_cast<const ElfW(Ehdr)*>(base);
-  bool found = false;
-  const bool sane = std::memcmp(ehdr->e_ident, ELFMAG, SELFMAG) == 0 &&
-                    ehdr->e_shentsize == sizeof(ElfW(Shdr)) &&
-                    ehdr->e_shoff + std::size_t{ehdr->e_shnum} * sizeof(ElfW(Shdr)) <= size;
-  for (int i = 0; sane && !found && i < ehdr->e_shnum; ++i) {
-    const auto* sh = reinterpret_cast<const ElfW(Shdr)*>(base + ehdr->e_shoff) + i;
-    if (sh->sh_type != SHT_SYMTAB || sh->sh_link >= ehdr->e_shnum) continue;
-    const auto* strtab = reinterpret_cast<const ElfW(Shdr)*>(base + ehdr->e_shoff) + sh->sh_link;
-    if (sh->sh_offset + sh->sh_size > size || strtab->sh_offset + strtab->sh_size > size) continue;
-    const auto* syms = reinterpret_cast<const ElfW(Sym)*>(base + sh->sh_offset);
-    for (std::size_t k = 0; !found && k < sh->sh_size / sizeof(ElfW(Sym)); ++k) {
-      if (syms[k].st_name >= strtab->sh_size || syms[k].st_shndx == SHN_UNDEF) continue;
-      const char* name = base + strtab->sh_offset + syms[k].st_name;
-      const std::size_t room = strtab->sh_size - syms[k].st_name;
-      found = strnlen(name, room) < room && std::strncmp(name, "_ZN7cyclegc", 11) == 0;
-    }
-  }
-  munmap(map, size);
-  return found;
-}
-
 // The options, parsed at start but acted on only once the process makes a tracked object.
 ParsedOptions* g_parsed = nullptr;
 const char* g_options_env = nullptr;
@@ -427,13 +389,11 @@ __attribute__((constructor)) void agent_start() {
 __attribute__((destructor)) void agent_stop() {
   Agent* a = g_agent;
   if (!a) {
-    // Silent where cyclegc is not used, unless asked; a static copy of cyclegc is worth a word.
-    const bool statically = g_parsed && links_cyclegc_statically();
-    if (statically || (g_parsed && g_parsed->options.verbosity > 0)) {
-      std::fprintf(stderr, "cyclegc: warning: %s, so the agent saw no object and stayed idle\n",
-                   statically ? "this program links cyclegc statically (it has its own copy of "
-                                "the library)"
-                              : "this program made no cyclegc object");
+    if (g_parsed && g_parsed->options.verbosity > 0) {
+      std::fputs(
+          "cyclegc: this program loaded libcyclegc.so but made no object, so the agent "
+          "stayed idle\n",
+          stderr);
     }
     return;
   }

@@ -8,7 +8,7 @@ install(TARGETS cyclegc cyclegc_static cyclegc_gtest EXPORT cyclegcTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY lib/include/cyclegc DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS cyclegc_agent LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS cyclegc_agent cyclegc_agent_core LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS cyclegc-report RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 set(config_dir ${CMAKE_INSTALL_LIBDIR}/cmake/cyclegc)

@@ -17,6 +17,11 @@
 #include "gc_state.h"
 #include "mutator_registry.h"
 
+#ifdef CYCLEGC_SHARED_LIBRARY
+// Defined by the preloaded agent, when there is one (weak: null otherwise).
+extern "C" void cyclegc_agent_library_loaded() __attribute__((weak));
+#endif
+
 namespace cyclegc::detail {
 namespace {
 
@@ -198,6 +203,11 @@ void at_program_end() {
 // Every function-local static of the library is initialized while it loads, single-threaded:
 // its first use must never happen in a thread racing a fork(), which would leave the guard held
 // in the child, and its first make<>() blocked on it for ever.
+//
+// Then the library tells a preloaded agent that it is here. The agent does not link to
+// libcyclegc.so, so that it loads into every process of a process tree and binds to the library
+// only in those that load it, at start or by dlopen (agent/preload.cc). The static library has
+// no such call: an agent could never observe its objects.
 struct AtLoad {
   AtLoad() {
     state();
@@ -205,6 +215,9 @@ struct AtLoad {
     garbage();
     registry_at_load();
     register_fork_handlers_once();
+#ifdef CYCLEGC_SHARED_LIBRARY
+    if (cyclegc_agent_library_loaded) cyclegc_agent_library_loaded();
+#endif
   }
 } at_load;
 

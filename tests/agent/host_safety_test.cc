@@ -170,6 +170,17 @@ TEST_F(HostSafetyTest, ProcessesThatDoNotUseCyclegcHearNothing) {
   EXPECT_TRUE(files().empty());
 }
 
+// The agent binds to libcyclegc only in a process that loads it: it never drags the library
+// (and its collector) into a shell or a test runner, nor fails to start where the library is
+// not on the loader's path.
+TEST_F(HostSafetyTest, AProcessThatDoesNotUseCyclegcNeverLoadsIt) {
+  ProgramRun r = run("sh -c 'cat /proc/self/maps'", "", "verbosity=0");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("libcyclegc_agent.so"));  // the agent is there, idle
+  EXPECT_THAT(r.output, Not(HasSubstr("libcyclegc.so")));
+  EXPECT_THAT(r.output, Not(HasSubstr("libcyclegc_agent_core.so")));
+}
+
 TEST_F(HostSafetyTest, APluginLoadedWithDlopenIsObserved) {
   ProgramRun r = run(CYCLEGC_PLUGIN_HOST, CYCLEGC_PLUGIN, "report_path=r.json");
   EXPECT_EQ(r.status, 0) << r.output;

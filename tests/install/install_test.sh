@@ -27,6 +27,17 @@ g++ "$source/tests/install/consumer/main.cc" $(pkg-config --cflags --libs cycleg
   -Wl,-rpath,"$prefix/lib" -o "$scratch/consumer_pc"
 "$scratch/consumer_pc" | grep -qx "collected 2"
 
+echo "== the installed agent in processes that do not use cyclegc"
+agent="$prefix/lib/libcyclegc_agent.so"
+for cmd in "sh -c true" "env true" "/bin/true"; do
+  # shellcheck disable=SC2086
+  out=$(env -u LD_LIBRARY_PATH LD_PRELOAD="$agent" $cmd 2>&1) || {
+    echo "LD_PRELOAD=$agent $cmd failed: $out"
+    exit 1
+  }
+  [ -z "$out" ] || { echo "LD_PRELOAD=$agent $cmd said: $out"; exit 1; }
+done
+
 echo "== the installed agent and report tool"
 (cd "$scratch" && LD_PRELOAD="$(pkg-config --variable=agent cyclegc)" \
    CYCLEGC_OPTIONS="debug=saveall:report_path=r.json:summary=0" ./consumer_pc >/dev/null)
