@@ -3,16 +3,21 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS cyclegc cyclegc_static cyclegc_gtest EXPORT cyclegcTargets
+install(TARGETS cyclegc cyclegc_static EXPORT cyclegcTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# cyclegc::gtest in an export set of its own: a consumer without GoogleTest can still use the
+# rest (the `gtest` component of find_package).
+install(TARGETS cyclegc_gtest EXPORT cyclegcGTestTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY lib/include/cyclegc DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS cyclegc_agent cyclegc_agent_core LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS cyclegc-report RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 set(config_dir ${CMAKE_INSTALL_LIBDIR}/cmake/cyclegc)
 install(EXPORT cyclegcTargets NAMESPACE cyclegc:: DESTINATION ${config_dir})
+install(EXPORT cyclegcGTestTargets NAMESPACE cyclegc:: DESTINATION ${config_dir})
 configure_package_config_file(cmake/cyclegcConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/cyclegcConfig.cmake
   INSTALL_DESTINATION ${config_dir}

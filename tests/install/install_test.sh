@@ -10,7 +10,7 @@ prefix=$scratch/prefix
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
 
-echo "== find_package(cyclegc) from the installed prefix"
+echo "== find_package(cyclegc) from the installed prefix: every exported target"
 cmake -S "$source/tests/install/consumer" -B "$scratch/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_BUILD_RPATH="$prefix/lib" >/dev/null
 cmake --build "$scratch/cmake" >/dev/null
@@ -18,12 +18,21 @@ out=$("$scratch/cmake/consumer")
 echo "$out"
 grep -qx "collected 2" <<<"$out"
 grep -qx "agent at $prefix/lib/libcyclegc_agent.so" <<<"$out"
+"$scratch/cmake/consumer_static" | grep -qx "collected 2"
+"$scratch/cmake/consumer_gtest" >/dev/null
+
+echo "== find_package(cyclegc) where GoogleTest is not installed"
+cmake -S "$source/tests/install/consumer" -B "$scratch/cmake-nogtest" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_BUILD_RPATH="$prefix/lib" -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON >/dev/null
+cmake --build "$scratch/cmake-nogtest" >/dev/null
+[ ! -e "$scratch/cmake-nogtest/consumer_gtest" ]
+"$scratch/cmake-nogtest/consumer" | grep -qx "collected 2"
 
 echo "== pkg-config cyclegc"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 [ "$(pkg-config --modversion cyclegc)" = "0.1.0" ]
 # shellcheck disable=SC2046
-g++ "$source/tests/install/consumer/main.cc" $(pkg-config --cflags --libs cyclegc) \
+g++ -std=c++23 "$source/tests/install/consumer/main.cc" $(pkg-config --cflags --libs cyclegc) \
   -Wl,-rpath,"$prefix/lib" -o "$scratch/consumer_pc"
 "$scratch/consumer_pc" | grep -qx "collected 2"
 

@@ -11,6 +11,10 @@
 // compare-and-swap that takes the reference, and the collector can flag an object without a lock.
 #pragma once
 
+#if __cplusplus < 202002L
+#error "cyclegc needs C++20 or later (-std=c++20)"
+#endif
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
