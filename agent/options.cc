@@ -2,8 +2,10 @@
 
 #include "cyclegc_report/untrusted.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -37,9 +39,10 @@ bool parse_int(absl::string_view value, int lo, int hi, int& out) {
 }
 
 bool parse_bool(absl::string_view value, bool& out) {
-  if (value == "1" || value == "true") {
+  const std::string v = absl::AsciiStrToLower(value);
+  if (v == "1" || v == "true" || v == "yes") {
     out = true;
-  } else if (value == "0" || value == "false") {
+  } else if (v == "0" || v == "false" || v == "no") {
     out = false;
   } else {
     return false;
@@ -47,9 +50,11 @@ bool parse_bool(absl::string_view value, bool& out) {
   return true;
 }
 
+constexpr const char* kDebugWords[] = {"stats", "collectable", "uncollectable", "saveall", "leak"};
+
 bool parse_debug(absl::string_view value, int& out) {
   int flags = 0;
-  for (absl::string_view word : absl::StrSplit(value, absl::ByAnyChar(",+"), absl::SkipEmpty())) {
+  for (absl::string_view word : absl::StrSplit(value, '+', absl::SkipEmpty())) {
     if (word == "stats") {
       flags |= DEBUG_STATS;
     } else if (word == "collectable") {
@@ -143,12 +148,13 @@ bool parse_signal(absl::string_view value, int& out, std::string& why) {
 
 const OptionSpec kSpecs[] = {
     {"help", "print this list and continue (default 0)",
-     [](Options& o, absl::string_view v, std::string&) { return parse_bool(v, o.help); }, "0 or 1"},
+     [](Options& o, absl::string_view v, std::string&) { return parse_bool(v, o.help); },
+     "0/1, true/false or yes/no"},
     {"debug",
      "collector debug flags, as CPython's gc.set_debug: stats, collectable, uncollectable, "
-     "saveall, leak, joined with ',' or '+' (default none)",
+     "saveall, leak, joined with '+' (default none)",
      [](Options& o, absl::string_view v, std::string&) { return parse_debug(v, o.debug_flags); },
-     "a list of stats, collectable, uncollectable, saveall, leak"},
+     "stats, collectable, uncollectable, saveall or leak, joined with '+'"},
     {"report_path",
      "where the JSON report goes; %p is the process id, %n the report's number (0, 1, ...); "
      "none writes no file (default cyclegc.%p.json in the working directory)",
@@ -173,7 +179,9 @@ const OptionSpec kSpecs[] = {
        return parse_int(v, 0, 86'400'000, o.interval_ms);
      },
      "an integer in [0, 86400000]"},
-    {"exitcode", "exit status when leaks were found, 0 to keep the program's own (default 0)",
+    {"exitcode",
+     "exit status when leaks were found, e.g. 23 as LeakSanitizer's; 0 keeps the program's own "
+     "(default 0: a diagnosis does not change what the program does)",
      [](Options& o, absl::string_view v, std::string&) { return parse_int(v, 0, 255, o.exitcode); },
      "an integer in [0, 255]"},
     {"suppressions", "file of suppression lines: type:NAME, frame:TEXT or shape:FINGERPRINT",
@@ -184,7 +192,7 @@ const OptionSpec kSpecs[] = {
      "a file path"},
     {"summary", "print a text summary on stderr at exit (default 1)",
      [](Options& o, absl::string_view v, std::string&) { return parse_bool(v, o.summary); },
-     "0 or 1"},
+     "0/1, true/false or yes/no"},
     {"verbosity",
      "1 also says why the agent stays idle in a process (default 0: silent where cyclegc is "
      "not used)",
@@ -192,34 +200,121 @@ const OptionSpec kSpecs[] = {
      "0, 1 or 2"},
 };
 
+// Options as the sanitizers split them: ':', ',' or white space between them, and a value in
+// quotes ('...' or "...") may hold any of those.
+struct Item {
+  absl::string_view text;  // as typed, for warnings
+  absl::string_view key;
+  absl::string_view value;
+  bool has_value = false;
+  bool unclosed_quote = false;
+};
+
+bool is_separator(char c) { return c == ':' || c == ',' || absl::ascii_isspace(c); }
+
+std::vector<Item> split_items(absl::string_view text) {
+  std::vector<Item> items;
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  while (i < n) {
+    if (is_separator(text[i])) {
+      ++i;
+      continue;
+    }
+    const std::size_t start = i;
+    Item item;
+    while (i < n && text[i] != '=' && !is_separator(text[i])) ++i;
+    item.key = text.substr(start, i - start);
+    if (i < n && text[i] == '=') {
+      item.has_value = true;
+      ++i;
+      if (i < n && (text[i] == '\'' || text[i] == '"')) {
+        const std::size_t close = text.find(text[i], i + 1);
+        item.unclosed_quote = close == absl::string_view::npos;
+        const std::size_t end = item.unclosed_quote ? n : close;
+        item.value = text.substr(i + 1, end - i - 1);
+        i = item.unclosed_quote ? n : close + 1;
+      } else {
+        const std::size_t value_start = i;
+        while (i < n && !is_separator(text[i])) ++i;
+        item.value = text.substr(value_start, i - value_start);
+      }
+    }
+    item.text = text.substr(start, i - start);
+    items.push_back(item);
+  }
+  return items;
+}
+
+// Levenshtein distance, for "did you mean": names are short, so the table is too.
+std::size_t edit_distance(absl::string_view a, absl::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// What an unknown name was probably meant to be, as a clause of its warning ("" if nothing).
+std::string suggestion(absl::string_view key) {
+  for (const char* word : kDebugWords) {
+    if (key == word) {
+      return absl::StrCat("; did you mean debug=...+", word,
+                          "? (',' separates options, '+' joins debug flags)");
+    }
+  }
+  const OptionSpec* best = nullptr;
+  std::size_t best_distance = 3;  // at most two edits, and fewer than half the name
+  const std::string lower = absl::AsciiStrToLower(key);
+  for (const auto& s : kSpecs) {
+    const std::size_t d = edit_distance(lower, s.name);
+    if (d < best_distance && 2 * d < std::strlen(s.name)) {
+      best = &s;
+      best_distance = d;
+    }
+  }
+  return best ? absl::StrCat("; did you mean '", best->name, "'?") : "";
+}
+
 }  // namespace
 
 ParsedOptions parse_options(absl::string_view text) {
   ParsedOptions result;
-  for (absl::string_view item : absl::StrSplit(text, ':', absl::SkipWhitespace())) {
-    item = absl::StripAsciiWhitespace(item);
-    const std::size_t eq = item.find('=');
-    const absl::string_view key = item.substr(0, eq);
-    const absl::string_view value = eq == absl::string_view::npos ? "" : item.substr(eq + 1);
+  for (const Item& item : split_items(text)) {
     const OptionSpec* spec = nullptr;
     for (const auto& s : kSpecs) {
-      if (key == s.name) spec = &s;
+      if (item.key == s.name) spec = &s;
     }
     if (!spec) {
-      result.warnings.push_back(absl::StrCat("cyclegc: ignoring unknown option '", printable(item),
-                                             "' (CYCLEGC_OPTIONS=help=1 lists them)"));
-    } else if (std::string why;
-               eq == absl::string_view::npos || !spec->apply(result.options, value, why)) {
-      if (why.empty()) why = absl::StrCat(key, " takes ", spec->expected);
-      result.warnings.push_back(absl::StrCat("cyclegc: ignoring option '", printable(item),
-                                             "': ", why, "; keeping the default"));
+      result.warnings.push_back(absl::StrCat("cyclegc: ignoring unknown option '",
+                                             printable(item.text), "'", suggestion(item.key),
+                                             " (CYCLEGC_OPTIONS=help=1 lists them)"));
+      continue;
     }
+    std::string why;
+    if (item.unclosed_quote) {
+      why = "its value has an unclosed quote";
+    } else if (item.has_value && spec->apply(result.options, item.value, why)) {
+      continue;
+    }
+    if (why.empty()) why = absl::StrCat(item.key, " takes ", spec->expected);
+    result.warnings.push_back(absl::StrCat("cyclegc: ignoring option '", printable(item.text),
+                                           "': ", why, "; keeping the default"));
   }
   return result;
 }
 
 std::string options_help() {
-  std::string out = "cyclegc agent options (CYCLEGC_OPTIONS=key=value:key=value):\n";
+  std::string out =
+      "cyclegc agent options (CYCLEGC_OPTIONS=key=value:key=value; ',' or a space also "
+      "separates them, and a value in quotes may hold any of them):\n";
   for (const auto& s : kSpecs) absl::StrAppend(&out, "  ", s.name, "\t", s.help, "\n");
   return out;
 }

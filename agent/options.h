@@ -1,6 +1,6 @@
-// CYCLEGC_OPTIONS: the agent's configuration, in the sanitizers' `key=value:key=value` form.
-// Parsing never fails: a malformed or unknown option yields one warning naming it, and the
-// default stays in force, because the agent must never stop its host from running.
+// CYCLEGC_OPTIONS: the agent's configuration, in the sanitizers' form (`key=value`, separated by
+// ':', ',' or spaces). Parsing never fails: a malformed or unknown option yields one warning naming
+// it, and the default stays in force, because the agent must never stop its host from running.
 #pragma once
 
 #include <string>
@@ -11,7 +11,7 @@ namespace cyclegc::agent {
 
 struct Options {
   bool help = false;
-  int debug_flags = 0;  // DEBUG_* flags from debug=stats,collectable,uncollectable,saveall,leak
+  int debug_flags = 0;                          // DEBUG_* flags from debug=stats+collectable+...
   std::string report_path = "cyclegc.%p.json";  // %p: process id, %n: report number; "none"
   int stack_depth = 16;                         // frames kept per allocation; 0: no stacks
   int dump_signal = 0;                          // write a report on this signal; 0: none
