@@ -3,8 +3,6 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 
-#include <boost/stacktrace/frame.hpp>
-
 #include "absl/container/flat_hash_set.h"
 #include "absl/debugging/stacktrace.h"
 #include "absl/strings/match.h"
@@ -112,16 +110,9 @@ int StackRecorder::stack_of(const void* object) const {
   return it == object_stack_.end() ? -1 : it->second;
 }
 
-const Frame& StackRecorder::symbolize(std::uintptr_t pc) const {
+const std::vector<Frame>& StackRecorder::frames_at(std::uintptr_t pc) const {
   auto [it, added] = symbols_.try_emplace(pc);
-  if (added) {
-    // A return address points after the call; pc - 1 lies in the calling line.
-    boost::stacktrace::frame frame(reinterpret_cast<void*>(pc - 1));
-    it->second.pc = pc;
-    it->second.function = frame.name();
-    it->second.file = frame.source_file();
-    it->second.line = static_cast<int>(frame.source_line());
-  }
+  if (added) it->second = symbolize(pc);
   return it->second;
 }
 
@@ -130,10 +121,11 @@ std::vector<Frame> StackRecorder::frames(int stack) const {
   std::vector<Frame> out;
   if (stack < 0 || stack >= static_cast<int>(stacks_.size())) return out;
   for (std::uintptr_t pc : stacks_[stack]) {
-    const Frame& f = symbolize(pc);
-    if (out.empty() && capture_machinery(f)) continue;
-    out.push_back(f);
-    if (static_cast<int>(out.size()) == depth_) break;
+    for (const Frame& f : frames_at(pc)) {
+      if (out.empty() && capture_machinery(f)) continue;
+      out.push_back(f);
+      if (static_cast<int>(out.size()) == depth_) return out;
+    }
   }
   return out;
 }

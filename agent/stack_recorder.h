@@ -1,6 +1,6 @@
 // Allocation stacks: raw program counters captured when a tracked object is made, interned so
 // that a million objects made at one call site share one stack, and symbolized (function,
-// file:line) once per distinct frame, only when a report is written.
+// file:line, and every call inlined there) once per distinct pc, only when a report is written.
 //
 // Capture is a frame-pointer walk when the program keeps frame pointers (tens of nanoseconds)
 // and a full unwind otherwise (about two microseconds). The recorder decides from the first
@@ -17,15 +17,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/types/span.h"
+#include "symbolizer.h"
 
 namespace cyclegc::agent {
-
-struct Frame {
-  std::uintptr_t pc = 0;
-  std::string function;  // demangled, or "" when unknown
-  std::string file;      // "" when unknown
-  int line = 0;
-};
 
 class StackRecorder {
  public:
@@ -64,7 +58,7 @@ class StackRecorder {
   };
 
   int capture(std::uintptr_t* pcs, bool unwind) const;  // returns how many frames
-  const Frame& symbolize(std::uintptr_t pc) const;
+  const std::vector<Frame>& frames_at(std::uintptr_t pc) const;
 
   const int depth_;
   // Read without the lock on every allocation; set during the first kCalibrationSamples.
@@ -74,7 +68,8 @@ class StackRecorder {
   absl::flat_hash_map<const void*, int> object_stack_;
   absl::flat_hash_map<Pcs, int, PcsHash, PcsEq> stack_ids_;
   std::vector<Pcs> stacks_;
-  mutable absl::flat_hash_map<std::uintptr_t, Frame> symbols_;
+  // Each pc's frames, inlined calls first, symbolized once.
+  mutable absl::flat_hash_map<std::uintptr_t, std::vector<Frame>> symbols_;
 };
 
 }  // namespace cyclegc::agent

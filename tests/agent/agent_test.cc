@@ -107,6 +107,27 @@ TEST_F(AgentTest, AFactoryReturningARefIsTheAllocationSite) {
               ::testing::StartsWith("(anonymous namespace)::make_looped<"));
 }
 
+// At -O2 the helpers that call make<> are inlined: the first frame is still the make<> line,
+// then each inlined caller, innermost first, as gdb and LeakSanitizer show them.
+TEST_F(AgentTest, AnInlinedMakeIsReportedAtItsOwnLineWithTheInlineChain) {
+  ProgramRun r = run(CYCLEGC_INLINE_PROGRAM, "", "summary=0:report_path=r.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto report = read_report("r.json");
+  ASSERT_EQ(report.objects.size(), 2u);
+  const std::string source = std::string(CYCLEGC_AGENT_TEST_SOURCE_DIR) + "/inline_program.cc";
+  for (const auto& o : report.objects) {
+    ASSERT_GE(o.stack, 0);
+    const auto& frames = report.stacks[o.stack].frames;
+    ASSERT_GE(frames.size(), 3u);
+    EXPECT_THAT(frames[0].function, HasSubstr("new_node"));
+    EXPECT_EQ(frames[0].line, cyclegc::testing::alloc_line(source, "inlined-make"));
+    EXPECT_THAT(frames[1].function, HasSubstr("make_pair_cycle"));
+    EXPECT_EQ(frames[2].function, "main");
+    EXPECT_EQ(frames[2].line, cyclegc::testing::alloc_line(source, "outer-caller"));
+    for (int i = 0; i < 3; ++i) EXPECT_THAT(frames[i].file, HasSubstr("inline_program.cc"));
+  }
+}
+
 TEST_F(AgentTest, HandlersCapturingTheirOwnerAreHeldByUntracedReferences) {
   ProgramRun r = run_sample("leaky_event_bus", "", "report_path=report.json");
   ASSERT_EQ(r.status, 0) << r.output;
