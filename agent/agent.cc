@@ -145,13 +145,6 @@ bool report_wanted(const Agent& a) {
   return a.options.report_path != "none" || a.options.summary || a.options.exitcode != 0;
 }
 
-// A collection that keeps the garbage in garbage(), for the report to show.
-void collect_keeping_garbage(int debug) {
-  set_debug(debug | DEBUG_SAVEALL);
-  collect();
-  set_debug(debug);
-}
-
 std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   // Nobody would see this report (no file, no summary, no exit status to decide): skip the
   // collection and, above all, the symbolization, which reads every module's debug information.
@@ -159,9 +152,11 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   std::lock_guard report_lock(a.report_mu);
   std::fflush(stdout);  // the program's own output first
   const int debug = get_debug();
-  // At exit the garbage found at the program's end is already in garbage() (on_program_end).
-  const std::size_t before = at_exit && a.program_ended ? a.garbage_before_end : garbage().size();
-  collect_keeping_garbage(debug);
+  // The garbage this collection finds is kept for the report; what garbage() held before it
+  // started is the program's own (saved garbage). At exit, the garbage found at the program's
+  // end is already there (on_program_end).
+  const std::size_t first = collect_saving_garbage().first;
+  const std::size_t before = at_exit && a.program_ended ? a.garbage_before_end : first;
 
   BuildInput in;
   in.stacks = a.stacks.get();
@@ -318,8 +313,7 @@ void on_program_end() {
   stop_worker(*a);
   if (!report_wanted(*a)) return;
   std::lock_guard report_lock(a->report_mu);
-  a->garbage_before_end = garbage().size();
-  collect_keeping_garbage(get_debug());
+  a->garbage_before_end = collect_saving_garbage().first;
   const auto saved = garbage().items();
   const auto live = get_objects();
   a->labels.reserve(saved.size() + live.size());

@@ -588,7 +588,7 @@ bool collecting_on_this_thread() noexcept { return t_in_collection; }
 
 namespace {
 
-Result collect_main(GcState& s, int generation, bool on_collector_thread) {
+Result collect_main(GcState& s, int generation, bool on_collector_thread, bool save_all) {
   GcLinks young, garbage, finalizers;
   list_init(&young);
   list_init(&finalizers);
@@ -598,7 +598,7 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread) {
   FinalizerExecutor executor;
   {
     std::lock_guard lock(s.mu);
-    debug = s.debug;
+    debug = s.debug | (save_all ? DEBUG_SAVEALL : 0);
     policy = s.policy;
     if (on_collector_thread) executor = s.finalizer_executor;
     if (debug & DEBUG_STATS) {
@@ -680,7 +680,8 @@ void mark_collector_thread() {
   set_collector_thread_is_current();
 }
 
-std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running) {
+std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running,
+                           RunOptions options) {
   GcState& s = state();
   if (t_in_collection) return 0;
   if ((trigger == Trigger::kThreshold || trigger == Trigger::kBytes) && g_program_ended.load()) {
@@ -693,12 +694,13 @@ std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running
     LibraryWait waiting;  // counts as stopped while it waits; returns into the library
     s.collection_done.wait(lock, [&s] { return !s.collecting; });
     s.collecting = true;
+    if (options.garbage_before) *options.garbage_before = s.garbage.size();
   }
   t_in_collection = true;
   s.bytes_since_collection.store(0, std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
   invoke_callbacks(s, Phase::kStart, {generation, 0, 0, trigger});
-  Result r = collect_main(s, generation, t_is_collector_thread);
+  Result r = collect_main(s, generation, t_is_collector_thread, options.save_all);
   {
     std::lock_guard lock(s.mu);
     auto& stats = s.stats[generation];

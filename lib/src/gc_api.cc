@@ -131,6 +131,14 @@ std::size_t collect(int generation) {
   return detail::run_collection(generation, Trigger::kExplicit, /*wait_if_running=*/true);
 }
 
+SavedCollection collect_saving_garbage(int generation) {
+  detail::check_generation("collect_saving_garbage", generation);
+  SavedCollection c;
+  c.found = detail::run_collection(generation, Trigger::kExplicit, /*wait_if_running=*/true,
+                                   {/*save_all=*/true, &c.first});
+  return c;
+}
+
 const char* trigger_name(Trigger trigger) {
   switch (trigger) {
     case Trigger::kExplicit:

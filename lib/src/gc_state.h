@@ -109,7 +109,13 @@ inline std::unique_lock<std::mutex> lock_settled(GcState& s) {
 // unreachable objects found. When another collection is running it waits for it to finish, or,
 // unless `wait_if_running`, returns 0 at once. A collection started from inside one (a
 // finalizer calling collect()) always returns 0.
-std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running);
+// What one caller asks of its collection alone (collect_saving_garbage).
+struct RunOptions {
+  bool save_all = false;                  // keep its garbage, as DEBUG_SAVEALL does
+  std::size_t* garbage_before = nullptr;  // garbage().size() when it starts
+};
+std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running,
+                           RunOptions options = {});
 // CPython's collect_generations policy: the oldest generation over its threshold, or -1.
 int generation_over_threshold();
 

@@ -239,6 +239,28 @@ int grow_vector(int millis) {
   return 0;
 }
 
+// A gc callback that notes whether any collection ran with DEBUG_SAVEALL in force although the
+// program never asked for it: the agent's own collections must keep their garbage without
+// changing the flags every other collection reads. Printed by a static destructor, after the
+// agent's collection at the program's end.
+std::atomic<bool> g_saw_saveall{false};
+struct PrintFlagsAtTeardown {
+  ~PrintFlagsAtTeardown() {
+    std::printf("saw DEBUG_SAVEALL: %s\n", g_saw_saveall.load() ? "yes" : "no");
+  }
+};
+
+int watch_flags() {
+  static PrintFlagsAtTeardown print;
+  cyclegc::add_callback([](cyclegc::Phase, const cyclegc::CollectionInfo&) {
+    if (cyclegc::get_debug() & cyclegc::DEBUG_SAVEALL) g_saw_saveall = true;
+  });
+  leave_a_cycle();
+  cyclegc::collect();  // the program's own: its garbage is freed
+  leave_a_cycle();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -255,6 +277,7 @@ int main(int argc, char** argv) {
   if (mode == "tail") return tail(static_cast<int>(n));
   if (mode == "doubly-linked") return doubly_linked(static_cast<int>(n));
   if (mode == "grow-vector") return grow_vector(static_cast<int>(n));
+  if (mode == "watch-flags") return watch_flags();
   if (mode == "factory") {
     make_looped<Node>("made");
     return 0;

@@ -190,6 +190,19 @@ TEST_F(HostSafetyTest, APluginLoadedWithDlopenIsObserved) {
   EXPECT_EQ(report.cycles.size(), 1u);
 }
 
+// The agent keeps the garbage of its own collections for its reports, without setting
+// DEBUG_SAVEALL for everyone: a background collection that ran meanwhile would save the
+// program's garbage too, which then stays for ever and is called uncollectable at shutdown.
+TEST_F(HostSafetyTest, TheAgentsCollectionsLeaveTheProgramsDebugFlagsAlone) {
+  ProgramRun r = host("watch-flags", "report_path=r.json:summary=0", 30);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("saw DEBUG_SAVEALL: no"));
+  EXPECT_THAT(r.output, Not(HasSubstr("uncollectable objects at shutdown")));
+  const auto report = read_report("r.json");
+  EXPECT_EQ(report.collectable.size(), 2u);  // the second cycle's nodes, found by the agent
+  EXPECT_TRUE(report.saved_garbage.empty());
+}
+
 // Only a regular file (or none) at the report path is replaced: a FIFO, a link or a directory
 // stays what it was, with one error line.
 TEST_F(HostSafetyTest, ReportPathsThatAreNotRegularFilesAreNeverReplaced) {

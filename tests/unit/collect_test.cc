@@ -352,6 +352,39 @@ TEST_F(CollectTest, SaveAllKeepsExactlyTheGarbage) {
   EXPECT_EQ(Node::live, 1);
 }
 
+// The agent's collection: its garbage is kept after what garbage() held, and the flags other
+// collections read never say DEBUG_SAVEALL.
+TEST_F(CollectTest, CollectSavingGarbageKeepsOnlyItsOwnAndLeavesTheFlags) {
+  auto pair = [](const char* x, const char* y) {
+    auto a = make<Node>(x);
+    auto b = make<Node>(y);
+    a->next = b;
+    b->next = a;
+  };
+  pair("a", "b");
+  set_debug(DEBUG_SAVEALL);
+  ASSERT_EQ(collect(), 2u);  // the program's own saved garbage
+  set_debug(0);
+  int saw_saveall = 0;
+  const CallbackId id = add_callback([&](Phase, const CollectionInfo&) {
+    if (get_debug() & DEBUG_SAVEALL) ++saw_saveall;
+  });
+  pair("c", "d");
+  const SavedCollection c = collect_saving_garbage();
+  remove_callback(id);
+  EXPECT_EQ(c.found, 2u);
+  EXPECT_EQ(c.first, 2u);
+  EXPECT_EQ(saw_saveall, 0);
+  EXPECT_EQ(get_debug(), 0);
+  ASSERT_EQ(garbage().size(), 4u);
+  std::vector<std::string> own{garbage()[2].as<Node>()->name, garbage()[3].as<Node>()->name};
+  std::sort(own.begin(), own.end());
+  EXPECT_EQ(own, (std::vector<std::string>{"c", "d"}));
+  garbage().clear();
+  EXPECT_EQ(collect(), 4u);
+  EXPECT_EQ(Node::live, 0);
+}
+
 // Each kind of field trace reads: a self-cycle through it is found, and get_referent_edges
 // names the field. Before, variant, tuple and unique_ptr compiled and traced nothing: leaks.
 struct Kinds {

@@ -52,6 +52,16 @@ inline constexpr int DEBUG_LEAK = DEBUG_COLLECTABLE | DEBUG_UNCOLLECTABLE | DEBU
 // changes, not a 0.
 std::size_t collect(int generation = 2);
 
+// collect() for tools that show garbage before it is freed, such as the agent's reports: the
+// garbage this collection finds is kept in garbage() as DEBUG_SAVEALL would keep it, for this
+// collection only — the flags every other collection reads stay as they are. Its garbage starts
+// at garbage()[first]: what is before was there when it started, after any running one ended.
+struct SavedCollection {
+  std::size_t found = 0;  // as collect() returns
+  std::size_t first = 0;
+};
+SavedCollection collect_saving_garbage(int generation = 2);
+
 // Automatic collection (the threshold and bytes triggers). Explicit requests — collect(),
 // request_collect() and the set_interval() timer — run whether it is enabled or not.
 void enable();
