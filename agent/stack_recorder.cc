@@ -59,6 +59,14 @@ bool capture_machinery(const Frame& f) {
   return false;
 }
 
+// The C runtime's start-up, below main: libc's __libc_start_main and what it inlines, and the
+// executable's _start. Nothing in them is the program's to fix.
+bool process_startup(const Frame& f) {
+  const std::string& name = f.function;
+  return name == "_start" || absl::StartsWith(name, "__libc_start") ||
+         absl::StrContains(f.file, "/sysdeps/") || absl::StartsWith(f.file, "../sysdeps/");
+}
+
 }  // namespace
 
 StackRecorder::StackRecorder(int depth)
@@ -123,6 +131,7 @@ std::vector<Frame> StackRecorder::frames(int stack) const {
   for (std::uintptr_t pc : stacks_[stack]) {
     for (const Frame& f : frames_at(pc)) {
       if (out.empty() && capture_machinery(f)) continue;
+      if (process_startup(f)) return out;
       out.push_back(f);
       if (static_cast<int>(out.size()) == depth_) return out;
     }

@@ -128,6 +128,23 @@ TEST_F(AgentTest, AnInlinedMakeIsReportedAtItsOwnLineWithTheInlineChain) {
   }
 }
 
+// A stack ends at the program's own outermost frame: the C runtime's start-up (_start,
+// __libc_start_main and what it calls) says nothing a reader could act on.
+TEST_F(AgentTest, StacksEndAtTheProgramsOwnFrames) {
+  ProgramRun r = run_sample("leaky_tree", "2 2", "summary=0:report_path=r.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto report = read_report("r.json");
+  ASSERT_FALSE(report.stacks.empty());
+  for (const auto& stack : report.stacks) {
+    ASSERT_FALSE(stack.frames.empty());
+    EXPECT_EQ(stack.frames.back().function, "main");
+    for (const auto& f : stack.frames) {
+      EXPECT_THAT(f.function, Not(HasSubstr("libc_start"))) << f.file;
+      EXPECT_NE(f.function, "_start");
+    }
+  }
+}
+
 TEST_F(AgentTest, HandlersCapturingTheirOwnerAreHeldByUntracedReferences) {
   ProgramRun r = run_sample("leaky_event_bus", "", "report_path=report.json");
   ASSERT_EQ(r.status, 0) << r.output;
