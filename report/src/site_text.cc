@@ -2,6 +2,7 @@
 // function a frame is in (report.h).
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "cyclegc_report/report.h"
 
 namespace cyclegc::report {
@@ -37,6 +38,16 @@ std::string function_name(absl::string_view function) {
     if (c == ' ' && depth == 0) return std::string(function.substr(i + 1));
   }
   return std::string(function);
+}
+
+std::string readable_signature(absl::string_view function) {
+  return absl::StrReplaceAll(
+      function,
+      {{"std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >",
+        "std::string"},
+       {"std::basic_string<char, std::char_traits<char>, std::allocator<char> >", "std::string"},
+       {"std::basic_string_view<char, std::char_traits<char> >", "std::string_view"},
+       {"std::__cxx11::", "std::"}});
 }
 
 std::string site_text(const Frame& f) {

@@ -96,8 +96,8 @@ std::string stack_html(const Report& r, const Object& o) {
   if (o.stack < 0) return "<p class=\"muted\">no allocation stack</p>";
   std::string out = "<ol class=\"stack\">";
   for (const Frame& f : r.stacks[o.stack].frames) {
-    absl::StrAppend(&out, "<li><code>", esc(f.function), "</code> at <code>", esc(f.file), ":",
-                    f.line, "</code></li>");
+    absl::StrAppend(&out, "<li><code>", esc(readable_signature(f.function)), "</code> at <code>",
+                    esc(f.file), ":", f.line, "</code></li>");
   }
   return out + "</ol>";
 }

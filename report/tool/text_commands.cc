@@ -148,7 +148,8 @@ int cmd_show(const Args& args) {
       return;
     }
     for (const Frame& f : r.stacks[o.stack].frames) {
-      std::printf("%s%s at %s:%d\n", indent, f.function.c_str(), f.file.c_str(), f.line);
+      std::printf("%s%s at %s:%d\n", indent, readable_signature(f.function).c_str(), f.file.c_str(),
+                  f.line);
     }
   };
   if (!is_cycle) {

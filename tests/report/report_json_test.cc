@@ -155,6 +155,18 @@ TEST(ReportJson, SiteTextDropsOnlyTheParameterList) {
   EXPECT_EQ(site_text({"", "", 0}), "??");
 }
 
+// Issue 14: stacks a person reads — the standard library's types as people write them.
+TEST(ReportJson, ReadableSignaturesUseTheUsualStdSpellings) {
+  EXPECT_EQ(
+      readable_signature("add_child(cyclegc::Ref<TreeNode> const&, std::__cxx11::basic_string<"
+                         "char, std::char_traits<char>, std::allocator<char> >)"),
+      "add_child(cyclegc::Ref<TreeNode> const&, std::string)");
+  EXPECT_EQ(readable_signature("f(std::basic_string_view<char, std::char_traits<char> >, "
+                               "std::__cxx11::list<int, std::allocator<int> >&)"),
+            "f(std::string_view, std::list<int, std::allocator<int> >&)");
+  EXPECT_EQ(readable_signature("main"), "main");
+}
+
 // Issue 13/14: a factory template's demangled name begins with its return type, which made
 // `cyclegc::Ref<Shape> make_shape<Circle>()` look like a frame of cyclegc's.
 TEST(ReportJson, FunctionNameLeavesOutReturnTypeParametersAndQualifiers) {

@@ -113,6 +113,10 @@ std::string site_text(const Frame& frame);
 // "cyclegc::Ref<Shape> make_shape<Circle>(int)" is "make_shape<Circle>". What decides whether a
 // frame is in cyclegc, and what a site shows.
 std::string function_name(absl::string_view function);
+// A frame's whole signature as people write it: `std::string` for libstdc++'s
+// `std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >`, and so on.
+// For display only; the report keeps what the demangler said.
+std::string readable_signature(absl::string_view function);
 
 // Writing goes straight to text, handed to `sink` in pieces of about a megabyte.
 void to_json(const Report& report, absl::FunctionRef<void(std::string_view)> sink);
