@@ -64,7 +64,7 @@ bool capture_machinery(const Frame& f) {
 bool process_startup(const Frame& f) {
   const std::string& name = f.function;
   return name == "_start" || absl::StartsWith(name, "__libc_start") ||
-         absl::StrContains(f.file, "/sysdeps/") || absl::StartsWith(f.file, "../sysdeps/");
+         absl::StrContains(f.file, "/sysdeps/");  // glibc's sources, relative or not
 }
 
 }  // namespace
