@@ -62,10 +62,12 @@ class Blocked {
  public:
   // Entering a wait is passing a safepoint: a thread that failed a stop just before it blocked
   // must not keep later stops from being tried (stop_mutators skips while its count stands).
-  Blocked() noexcept : m_(mutator_at_safepoint()) {
+  // Inlined into each definition below (with call_blocked), whose frame keeps the mark.
+  [[gnu::always_inline]] Blocked() noexcept : m_(mutator_at_safepoint()) {
     if (!m_) return;
     m_->safepoints.store(m_->safepoints.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
+    mark_stack(*m_);
     m_->blocked.store(true, std::memory_order_seq_cst);
   }
   ~Blocked() {
@@ -73,6 +75,7 @@ class Blocked {
     // seq_cst, paired with stop_mutators(): either the stop saw this thread blocked and this
     // load sees the stop, or the stop sees the thread running and waits for it.
     m_->blocked.store(false, std::memory_order_seq_cst);
+    m_->stack_mark.store(0, std::memory_order_relaxed);
     if (g_stop_requested.load(std::memory_order_seq_cst) && !m_->library_wait) reach_safepoint();
   }
   Blocked(const Blocked&) = delete;
@@ -83,7 +86,7 @@ class Blocked {
 };
 
 template <class F, class... Args>
-auto call_blocked(F* real, Args... args) {
+[[gnu::always_inline]] inline auto call_blocked(F* real, Args... args) {
   Blocked blocked;
   return real(args...);
 }

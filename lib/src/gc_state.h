@@ -119,6 +119,9 @@ std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running
 // CPython's collect_generations policy: the oldest generation over its threshold, or -1.
 int generation_over_threshold();
 
+// A C++ symbol or type name as people write it; `mangled` itself when it is not one (type_name.cc).
+std::string demangle(const char* mangled);
+
 // "<Graph 0x...>" as CPython's debug output prints objects.
 std::string debug_repr(const ObjectHeader* h);
 

@@ -42,8 +42,8 @@
 
 namespace cyclegc::detail {
 
-constinit thread_local MutatorRecord t_mutator
-    __attribute__((tls_model("initial-exec"))) = {{0}, 0, false, false, {0}, {false}, false, false};
+constinit thread_local MutatorRecord t_mutator __attribute__((tls_model("initial-exec"))) = {
+    {0}, 0, false, false, {0}, {false}, false, false, 0, 0, {0}};
 std::atomic<int> g_collecting{0};
 std::atomic<bool> g_stop_requested{false};
 
@@ -157,6 +157,8 @@ void register_mutator() {
   link_blocking_calls();
   r.stop_changed.wait(lock, [&r] { return !r.stopping; });  // no thread joins during a stop
   t_mutator.registered = true;
+  t_mutator.tid = gettid();
+  t_mutator.thread = pthread_self();
   r.records.push_back(&t_mutator);
   pthread_setspecific(r.exit_key, &t_mutator);
 }
@@ -231,6 +233,7 @@ void reach_safepoint() noexcept {
   Registry& r = registry();
   std::unique_lock lock(r.mu);
   if (!r.stopping) return;
+  mark_stack(m);
   m.parked = true;
   lock.unlock();
   r.stop_changed.notify_all();
@@ -240,6 +243,7 @@ void reach_safepoint() noexcept {
   lock.lock();
   r.stop_changed.wait(lock, [&r] { return !r.stopping; });
   m.parked = false;
+  m.stack_mark.store(0, std::memory_order_relaxed);
 }
 
 // Defined here, beside t_mutator: UBSan misreads initial-exec TLS accesses made from other
@@ -329,6 +333,19 @@ void set_collector_thread_is_current() {
   std::lock_guard lock(r.mu);
   r.collector = &t_mutator;
   t_mutator.exempt = true;
+}
+
+std::vector<RegisteredThread> registered_threads() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mu);
+  std::vector<RegisteredThread> out;
+  for (MutatorRecord* m : r.records) {
+    if (m == r.collector) continue;
+    const bool stopped = m->parked || m->blocked.load(std::memory_order_acquire);
+    out.push_back({m->tid, m->thread, stopped ? m->stack_mark.load(std::memory_order_relaxed) : 0,
+                   m == &t_mutator});
+  }
+  return out;
 }
 
 void registry_at_load() { registry(); }

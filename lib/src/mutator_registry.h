@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 #include "cyclegc/mutator.h"
 #include "cyclegc/object_header.h"
@@ -32,6 +34,16 @@ bool collecting_on_this_thread() noexcept;
 // The calling thread's record when it is registered and at a safepoint where it stands, or
 // null.
 MutatorRecord* mutator_at_safepoint() noexcept;
+// Records where a thread about to park or block keeps its references (MutatorRecord::stack_mark):
+// its stack from the calling function's frame up, with every register its callers left in use
+// spilled into that frame. Always inlined, so that the frame is the caller's, which stays put
+// while the thread waits.
+[[gnu::always_inline]] inline void mark_stack(MutatorRecord& m) noexcept {
+  __builtin_unwind_init();
+  volatile char here = 0;  // among the caller's locals, below the registers it saved
+  m.stack_mark.store(reinterpret_cast<std::uintptr_t>(&here), std::memory_order_relaxed);
+}
+
 // Does nothing; calling it makes a static link take blocking_calls.cc, whose definitions no
 // program calls by name.
 void link_blocking_calls();
@@ -54,6 +66,17 @@ class LibraryWait {
 // when there are none, plain containers can be traced (nothing can be mutating them).
 std::size_t other_mutators();
 void set_collector_thread_is_current();
+
+// The registered threads other than the collector thread, for the conservative scan
+// (still_reachable.cc). `mark` is the thread's stack mark (mark_stack) when it is parked or
+// blocked now, else 0.
+struct RegisteredThread {
+  long tid;
+  unsigned long thread;  // pthread_t
+  std::uintptr_t mark;
+  bool current;  // the calling thread
+};
+std::vector<RegisteredThread> registered_threads();
 
 // Initializes the registry while the library loads (see AtLoad in collector_thread.cc).
 void registry_at_load();

@@ -12,16 +12,12 @@
 
 namespace cyclegc::detail {
 
-namespace {
-
 std::string demangle(const char* mangled) {
   int status = 0;
   std::unique_ptr<char, decltype(&std::free)> name(
       abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free);
   return status == 0 && name ? std::string(name.get()) : std::string(mangled);
 }
-
-}  // namespace
 
 // Called once per type from TypeInfoFor<T>::get(); the names live as long as the process and
 // stay reachable from the TypeInfo, so leak checkers do not report them.

@@ -18,6 +18,7 @@
 #include "cyclegc/mutator.h"
 #include "cyclegc/object_header.h"
 #include "cyclegc/ref.h"
+#include "cyclegc/still_reachable.h"
 #include "cyclegc/type_info.h"
 #include "cyclegc/visitor.h"
 #include "cyclegc/weak.h"

@@ -29,6 +29,12 @@ struct MutatorRecord {
   // Inside a wait of the library's own (collect() waiting for another collection): counted as
   // stopped, but not parked on the way out, where it holds the library's locks.
   bool library_wait;
+  // For the conservative scan (still_reachable.h): the thread, taken when it registers, and,
+  // while it is parked or blocked, the lowest address of its stack in use, with its registers
+  // saved above it (0 while it runs).
+  long tid;
+  unsigned long thread;  // pthread_t
+  std::atomic<std::uintptr_t> stack_mark;
 };
 
 // Initial-exec TLS: one %fs-relative access, no __tls_get_addr call on the fast path.

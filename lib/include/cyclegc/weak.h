@@ -8,7 +8,10 @@
 // references are not edges: `trace` may pass them to the visitor, which ignores them.
 //
 // Like Ref, two words: the header, with the condemnation epoch the Weak was made in kept in its
-// low bits (object_header.h), and the element pointer a lock() hands out.
+// low bits (object_header.h), and the element pointer a lock() hands out. The first word is
+// stored complemented, so that it never equals a header's address: a conservative scan for the
+// program's holders (still_reachable.h) takes words that do for Refs, and a weak reference
+// holds nothing.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +43,7 @@ class Weak {
     if (auto* h = header()) detail::weak_incref(h);
   }
   Weak(Weak&& o) noexcept
-      : tagged_(std::exchange(o.tagged_, 0)), element_(std::exchange(o.element_, nullptr)) {}
+      : tagged_(std::exchange(o.tagged_, kEmpty)), element_(std::exchange(o.element_, nullptr)) {}
   template <class U>
   requires RefConvertible<U, T> Weak(Weak<U>&& o)
   noexcept : Weak(static_cast<const Weak<U>&>(o)) { o.reset(); }
@@ -97,16 +100,17 @@ class Weak {
   friend class enable_ref_from_this;
 
   void init(detail::ObjectHeader* h, T* element) noexcept {
-    tagged_ = reinterpret_cast<std::uintptr_t>(h) | detail::weak_incref(h);
+    tagged_ = ~(reinterpret_cast<std::uintptr_t>(h) | detail::weak_incref(h));
     element_ = detail::erase_element(element);
   }
   detail::ObjectHeader* header() const noexcept {
-    return reinterpret_cast<detail::ObjectHeader*>(tagged_ & ~std::uintptr_t{kEpochMask});
+    return reinterpret_cast<detail::ObjectHeader*>(~tagged_ & ~std::uintptr_t{kEpochMask});
   }
-  std::uint32_t epoch() const noexcept { return tagged_ & kEpochMask; }
+  std::uint32_t epoch() const noexcept { return ~tagged_ & kEpochMask; }
   static constexpr std::uint32_t kEpochMask = detail::ObjectHeader::kEpochMask;
+  static constexpr std::uintptr_t kEmpty = ~std::uintptr_t{0};  // no header, epoch 0
 
-  std::uintptr_t tagged_ = 0;
+  std::uintptr_t tagged_ = kEmpty;
   void* element_ = nullptr;
 };
 
