@@ -29,21 +29,25 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cyclegc/cyclegc.h"
 #include "cyclegc/observer.h"
+#include "cyclegc/still_reachable.h"
 #include "cyclegc_report/output_file.h"
 #include "cyclegc_report/report.h"
 #include "cyclegc_report/suppressions.h"
 #include "options.h"
 #include "report_builder.h"
 #include "stack_recorder.h"
+#include "symbolizer.h"
 
 namespace cyclegc::agent {
 namespace {
@@ -72,8 +76,10 @@ struct Agent {
   std::thread* worker = nullptr;
   std::atomic<bool> stopping{false};
 
-  // Labels of every tracked object, taken at the program's end (on_program_end).
+  // Labels of every tracked object, and what the program still held, taken at the program's
+  // end (on_program_end).
   TakenLabels labels;
+  std::optional<StillHeld> still_held;
   bool program_ended = false;
   std::size_t garbage_before_end = 0;  // garbage() entries the program made itself
 };
@@ -106,6 +112,27 @@ std::string where(const report::Report& r, const report::Object& o) {
   return " allocated at " + report::site_text(r.stacks[o.stack].frames.front());
 }
 
+// "cyclegc: 102050 objects still reachable at the program's end, not leaks: 102000 from main
+// thread, 50 from g_sessions" — the largest holders first.
+std::string still_reachable_line(const report::Report& r) {
+  std::vector<const report::StillReachableGroup*> groups;
+  std::uint64_t total = 0;
+  for (const auto& g : r.still_reachable) {
+    groups.push_back(&g);
+    total += g.count;
+  }
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto* a, const auto* b) { return a->count > b->count; });
+  std::string text = absl::StrCat("cyclegc: ", total,
+                                  " objects still reachable at the program's end, not leaks: ");
+  constexpr std::size_t kNamed = 5;
+  for (std::size_t i = 0; i < groups.size() && i < kNamed; ++i) {
+    absl::StrAppend(&text, i ? ", " : "", groups[i]->count, " from ", groups[i]->holder);
+  }
+  if (groups.size() > kNamed) absl::StrAppend(&text, ", and ", groups.size() - kNamed, " more");
+  return text;
+}
+
 // What CPython prints per object, with the allocation site added; then the totals.
 std::size_t print_summary(const report::Report& r, const std::string& path, bool print) {
   std::size_t leaks = 0, shown = 0;
@@ -120,21 +147,30 @@ std::size_t print_summary(const report::Report& r, const std::string& path, bool
                           o.untraced_refs == 1 ? ":" : "s:");
     }
     if (print && shown++ < 20) {
-      std::fprintf(stderr, "cyclegc: %s <%s %s> %s%s\n", what.c_str(), o.type.c_str(),
-                   o.address.c_str(), o.label.c_str(), where(r, o).c_str());
+      // A type without a repr() is labelled "<Type 0x...>", which the line already says.
+      const std::string identity = absl::StrCat("<", o.type, " ", o.address, ">");
+      const std::string label = o.label == identity ? "" : " " + o.label;
+      std::fprintf(stderr, "cyclegc: %s %s%s%s\n", what.c_str(), identity.c_str(), label.c_str(),
+                   where(r, o).c_str());
     }
   };
   for (int id : r.saved_garbage) line("garbage", id);
   for (int id : r.collectable) line("collectable", id);
   for (int id : r.uncollectable) line("uncollectable", id);
   for (int id : r.untraced) line("", id);
+  for (int id : r.held_by_leaks) line("kept alive by leaks:", id);
   if (print) {
+    std::string held_by_leaks;
+    if (!r.held_by_leaks.empty()) {
+      held_by_leaks = absl::StrCat(", ", r.held_by_leaks.size(), " kept alive by leaked objects");
+    }
     std::fprintf(stderr,
                  "cyclegc: %zu leaked objects (%zu cycles): %zu collectable, %zu saved garbage, "
-                 "%zu uncollectable, %zu held by untraced references%s%s\n",
+                 "%zu uncollectable, %zu held by untraced references%s%s%s\n",
                  leaks, r.cycles.size(), r.collectable.size(), r.saved_garbage.size(),
-                 r.uncollectable.size(), r.untraced.size(),
+                 r.uncollectable.size(), r.untraced.size(), held_by_leaks.c_str(),
                  path.empty() ? "" : "; report: ", path.c_str());
+    if (!r.still_reachable.empty()) std::fprintf(stderr, "%s\n", still_reachable_line(r).c_str());
   }
   return leaks;
 }
@@ -168,6 +204,7 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   in.legacy_policy = get_finalizer_policy() == FinalizerPolicy::kLegacy;
   in.at_exit = at_exit;
   if (at_exit && a.program_ended) in.labels = &a.labels;
+  if (at_exit && a.still_held) in.still_held = &*a.still_held;
   report::Report r = build_report(in);
   r.process = {
       getpid(),       executable(),
@@ -303,6 +340,49 @@ void take_dump_signal(const Agent& a) {
   }
 }
 
+// How a report names a holder: "main thread", "thread 4242 (worker)", or the global's name.
+std::string holder_name(const Holder& h) {
+  if (h.kind == Holder::Kind::kStack) {
+    if (h.thread_id == getpid()) return "main thread";
+    return absl::StrCat("thread ", h.thread_id, h.thread_name.empty() ? "" : " (", h.thread_name,
+                        h.thread_name.empty() ? "" : ")");
+  }
+  std::string name = data_symbol(reinterpret_cast<std::uintptr_t>(h.address));
+  if (name.empty()) name = h.symbol;
+  if (name.empty()) {
+    const std::size_t slash = h.module.rfind('/');
+    return absl::StrCat("a global at 0x", absl::Hex(reinterpret_cast<std::uintptr_t>(h.address)),
+                        " in ", slash == std::string::npos ? h.module : h.module.substr(slash + 1));
+  }
+  return std::string(absl::StrReplaceAll(name, {{"[abi:cxx11]", ""}}));
+}
+
+// The library's scan of what the program still holds, kept as headers and types only: a
+// reference kept to the end would keep the static destructors from freeing what globals hold.
+void take_still_held(Agent& a) {
+  const StillReachable found = find_still_reachable();
+  if (!found.scanned) return;
+  StillHeld& held = a.still_held.emplace();
+  absl::flat_hash_map<std::string, int> group_named;
+  std::vector<int> group_of(found.holders.size());
+  for (std::size_t h = 0; h < found.holders.size(); ++h) {
+    const Holder& holder = found.holders[h];
+    std::string name = holder_name(holder);
+    const char* kind = holder.kind == Holder::Kind::kStack ? "stack" : "global";
+    auto [it, added] = group_named.try_emplace(name, static_cast<int>(held.groups.size()));
+    if (added) held.groups.push_back({kind, std::move(name), 0, 0});
+    group_of[h] = it->second;
+  }
+  held.objects.reserve(found.objects.size());
+  for (std::size_t i = 0; i < found.objects.size(); ++i) {
+    const detail::ObjectHeader* header = found.objects[i].header();
+    const int group = group_of[found.holder[i]];
+    held.objects[header] = {header->type, group};
+    ++held.groups[group].count;
+    held.groups[group].bytes += header->type->block_size;
+  }
+}
+
 // The program's end (exit() or main's return), before its static destructors: the last moment
 // its code may run. The worker stops; the garbage is kept for the exit report (the final
 // collection, which follows, would free it); and every object's label is taken now, because
@@ -314,6 +394,7 @@ void on_program_end() {
   if (!report_wanted(*a)) return;
   std::lock_guard report_lock(a->report_mu);
   a->garbage_before_end = collect_saving_garbage().first;
+  take_still_held(*a);  // before anything here holds an object: this frame is a root
   const auto saved = garbage().items();
   const auto live = get_objects();
   a->labels.reserve(saved.size() + live.size());
@@ -417,5 +498,17 @@ extern "C" __attribute__((visibility("default"))) int cyclegc_agent_allocation_s
   const auto& f = frames.front();
   const std::string site = cyclegc::report::site_text({f.function, f.file, f.line});
   const int n = std::snprintf(buf, size, "%s", site.c_str());
+  return n < 0 ? 0 : std::min(n, static_cast<int>(size) - 1);
+}
+
+// For cyclegc::gtest: the name of the global whose storage holds `address`, from the symbol
+// table, written to `buf`; returns its length, or 0 when there is none.
+extern "C" __attribute__((visibility("default"))) int cyclegc_agent_data_symbol(const void* address,
+                                                                                char* buf,
+                                                                                std::size_t size) {
+  if (!cyclegc::agent::g_agent || size == 0) return 0;
+  const std::string name = cyclegc::agent::data_symbol(reinterpret_cast<std::uintptr_t>(address));
+  if (name.empty()) return 0;
+  const int n = std::snprintf(buf, size, "%s", name.c_str());
   return n < 0 ? 0 : std::min(n, static_cast<int>(size) - 1);
 }

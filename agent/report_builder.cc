@@ -188,6 +188,12 @@ std::string shape_fingerprint(const Cycle& c, const Graph& g, const std::vector<
   return hex;
 }
 
+bool still_held(const BuildInput& in, const AnyRef& o) {
+  if (!in.still_held) return false;
+  const auto it = in.still_held->objects.find(o.header());
+  return it != in.still_held->objects.end() && it->second.type == o.header()->type;
+}
+
 }  // namespace
 
 std::string safe_repr(const AnyRef& object) noexcept {
@@ -268,8 +274,9 @@ report::Report build_report(const BuildInput& in) {
     const std::uint32_t count = cyclegc::refcount(objects[i]);
     const std::uint32_t known = 1 + traced_in[i] + (in_garbage[i] ? 1 : 0);
     untraced[i] = count > known ? count - known : 0;
-    reported[i] = in_garbage[i] || in.at_exit;
+    reported[i] = in_garbage[i] || (in.at_exit && !still_held(in, objects[i]));
   }
+  if (in.at_exit && in.still_held) r.still_reachable = in.still_held->groups;
 
   // Each object's allocation stack, as an index into r.stacks (interned as first met).
   std::vector<int> stack_of(n, -1);
@@ -313,7 +320,11 @@ report::Report build_report(const BuildInput& in) {
     for (const Graph::Out& e : graph.edges_of(i)) {
       if (reported[e.to]) r.edges.push_back({i, e.to, graph.label(e)});
     }
-    if (!in_garbage[i] && untraced[i] > 0) r.untraced.push_back(i);
+    if (!in_garbage[i] && untraced[i] > 0) {
+      r.untraced.push_back(i);
+    } else if (!in_garbage[i] && in.still_held) {
+      r.held_by_leaks.push_back(i);
+    }
   }
   for (std::size_t k = 0; k < garbage_ids.size(); ++k) {
     (k < in.garbage_before ? r.saved_garbage : r.collectable).push_back(garbage_ids[k]);

@@ -23,6 +23,17 @@ struct TakenLabel {
 };
 using TakenLabels = absl::flat_hash_map<const void*, TakenLabel>;  // by object header
 
+// What the program still held at its end (cyclegc::find_still_reachable), taken then, while
+// its stacks and globals were whole: by object header, the object's type and its holder's group.
+struct StillHeld {
+  struct At {
+    const void* type = nullptr;  // an address reused since by another type is another object
+    int group = 0;
+  };
+  absl::flat_hash_map<const void*, At> objects;
+  std::vector<report::StillReachableGroup> groups;
+};
+
 struct BuildInput {
   const StackRecorder* stacks = nullptr;
   std::vector<report::Collection> collections;
@@ -34,6 +45,10 @@ struct BuildInput {
   // Labels taken earlier, by object header, for objects that existed then; objects not in it get
   // none. Null: each object's repr() is called now.
   const TakenLabels* labels = nullptr;
+  // At exit: what the program still held at its end is counted there, not reported; every
+  // other live object is leaked. Null: the scan could not run, and live objects are reported
+  // without being called leaks unless untraced references hold them.
+  const StillHeld* still_held = nullptr;
 };
 
 // The object's repr(), or what it threw: a repr is the program's code and may fail.

@@ -3,6 +3,7 @@
 #include <backtrace.h>
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace cyclegc::agent {
@@ -61,6 +62,21 @@ std::vector<Frame> symbolize(std::uintptr_t return_address) {
   }
   if (frames.empty()) frames.push_back({return_address, "", "", 0});
   return frames;
+}
+
+std::string data_symbol(std::uintptr_t address) {
+  std::string name;
+  if (backtrace_state* s = state()) {
+    backtrace_syminfo(
+        s, address,
+        [](void* data, std::uintptr_t pc, const char* symbol, std::uintptr_t start,
+           std::uintptr_t size) {
+          if (symbol != nullptr && pc >= start && pc < start + std::max<std::uintptr_t>(size, 1))
+            *static_cast<std::string*>(data) = demangled(symbol);
+        },
+        ignore_error, &name);
+  }
+  return name;
 }
 
 }  // namespace cyclegc::agent

@@ -21,4 +21,8 @@ struct Frame {
 // one frame is named from the symbol table, or not at all. Not thread-safe: the caller serializes.
 std::vector<Frame> symbolize(std::uintptr_t return_address);
 
+// The demangled name of the global or static variable whose storage contains `address`, from
+// the symbol table (which names statics the dynamic symbol table leaves out), or "".
+std::string data_symbol(std::uintptr_t address);
+
 }  // namespace cyclegc::agent

@@ -25,6 +25,47 @@ std::string allocation_site(const void* object) {
   return lookup(object, buf, sizeof buf) > 0 ? absl::StrCat(", allocated at ", buf) : "";
 }
 
+// The agent's name for the global at `address` (it reads the symbol table, which names the
+// statics that the dynamic one, and so dladdr(), leave out), when it is preloaded.
+std::string agent_symbol(const void* address) {
+  using Lookup = int (*)(const void*, char*, std::size_t);
+  static const auto lookup =
+      reinterpret_cast<Lookup>(dlsym(RTLD_DEFAULT, "cyclegc_agent_data_symbol"));
+  if (!lookup) return "";
+  char buf[512];
+  return lookup(address, buf, sizeof buf) > 0 ? std::string(buf) : "";
+}
+
+// For each live object, ", still reachable from g_cache" or ", leaked: ...", as the library's
+// scan decides; empty when it could not scan. The scan's references are gone on return, so
+// that they are not counted as the objects' holders.
+using Reachability = std::map<const void*, std::string>;
+Reachability reachability() {
+  Reachability out;
+  const StillReachable s = find_still_reachable();
+  if (!s.scanned) return out;
+  for (const auto& o : get_objects())
+    out[o.address()] = ", leaked: nothing the program holds reaches it";
+  for (std::size_t i = 0; i < s.objects.size(); ++i) {
+    const Holder& h = s.holders[s.holder[i]];
+    std::string name;
+    if (h.kind == Holder::Kind::kStack) {
+      name = absl::StrCat("the stack of thread ", h.thread_id,
+                          h.thread_name.empty() ? "" : " (" + h.thread_name + ")");
+    } else {
+      name = agent_symbol(h.address);
+      if (name.empty()) name = h.symbol;
+      if (name.empty()) {
+        const std::size_t slash = h.module.rfind('/');
+        name =
+            "a global in " + (slash == std::string::npos ? h.module : h.module.substr(slash + 1));
+      }
+    }
+    out[s.objects[i].address()] = ", still reachable from " + name;
+  }
+  return out;
+}
+
 std::string describe(const AnyRef& o) {
   return absl::StrCat("<", o.type_name(), " ", absl::StrFormat("%p", o.address()), "> ", o.repr());
 }
@@ -37,6 +78,7 @@ class Listener : public ::testing::EmptyTestEventListener {
   void OnTestEnd(const ::testing::TestInfo&) override {
     // Failures added here still belong to the test: GoogleTest detaches it only afterwards.
     if (!g_allowed && before_) {
+      clear_stack_below();  // the test's dead frames lie where the check's will
       for (const auto& leak : before_->leaks_since()) ADD_FAILURE() << leak;
     }
     before_.reset();
@@ -64,7 +106,9 @@ std::vector<std::string> HeapSnapshot::leaks_since() const {
     leaks.push_back(absl::StrCat("cyclegc: test left uncollectable ", describe(garbage_now[i]),
                                  allocation_site(garbage_now[i].address())));
   }
-  // Objects this test made that are still alive; how many references no trace explains.
+  // Objects this test made that are still alive; how many references no trace explains, and
+  // whether the program still holds them.
+  const Reachability reachable = reachability();
   const auto live = get_objects();
   std::map<const void*, unsigned> traced_in;
   for (const auto& o : live) {
@@ -82,6 +126,7 @@ std::vector<std::string> HeapSnapshot::leaks_since() const {
         untraced > 0
             ? absl::StrCat(" held by ", untraced, " untraced reference", untraced == 1 ? "" : "s")
             : " alive",
+        reachable.contains(o.address()) ? reachable.at(o.address()) : "",
         allocation_site(o.address())));
   }
   return leaks;
@@ -98,6 +143,7 @@ void AllowLeaks() { g_allowed = true; }
 void LeakCheckedTest::SetUp() { g_allowed = false; }
 void LeakCheckedTest::TearDown() {
   if (g_allowed) return;
+  clear_stack_below();
   for (const auto& leak : before_.leaks_since()) ADD_FAILURE() << leak;
 }
 

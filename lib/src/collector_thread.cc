@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "cyclegc/still_reachable.h"
 #include "gc_state.h"
 #include "mutator_registry.h"
 
@@ -196,7 +197,10 @@ void stop_collector_thread() {
 void at_program_end() {
   g_program_ended.store(true);
   stop_collector_thread();
-  if (const Observer* o = observer(); o && o->on_program_end) o->on_program_end();
+  if (const Observer* o = observer(); o && o->on_program_end) {
+    clear_stack_below();  // the observer may scan for what the program still holds
+    o->on_program_end();
+  }
   run_collection(kNumGenerations - 1, Trigger::kExit, /*wait_if_running=*/true);
 }
 

@@ -14,14 +14,14 @@ std::optional<MemoryMap> MemoryMap::read_self() {
   const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   std::string text;
-  char buf[1 << 16];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) != 0;) {
+  std::vector<char> buf(1 << 16);  // not on the stack: any thread may scan, however small its stack
+  for (ssize_t n; (n = read(fd, buf.data(), buf.size())) != 0;) {
     if (n < 0) {
       if (errno == EINTR) continue;
       close(fd);
       return std::nullopt;
     }
-    text.append(buf, static_cast<std::size_t>(n));
+    text.append(buf.data(), static_cast<std::size_t>(n));
   }
   close(fd);
 

@@ -372,4 +372,13 @@ __attribute__((noinline)) StillReachable find_still_reachable() {
   return found;
 }
 
+__attribute__((noinline)) void clear_stack_below() noexcept {
+  // Deeper than the frames of a checker and the agent above the scan's mark, shallow enough for
+  // the smallest stack a thread may have (PTHREAD_STACK_MIN is 16 KiB).
+  constexpr std::size_t kDepth = 8 * 1024;
+  char below[kDepth];
+  std::memset(below, 0, sizeof below);
+  asm volatile("" : : "r"(below) : "memory");  // the stores must happen
+}
+
 }  // namespace cyclegc

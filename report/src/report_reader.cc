@@ -163,6 +163,11 @@ LiveGroup read_live(element v, const Where& at) {
           read<std::uint64_t>(v, at, "count"), read<std::uint64_t>(v, at, "bytes")};
 }
 
+StillReachableGroup read_still_reachable(element v, const Where& at) {
+  return {read<std::string>(v, at, "kind"), read<std::string>(v, at, "holder"),
+          read<std::uint64_t>(v, at, "count"), read<std::uint64_t>(v, at, "bytes")};
+}
+
 // Hands JSON text to simdjson, which wants SIMDJSON_PADDING readable bytes past the end.
 class Parser {
  public:
@@ -239,7 +244,8 @@ void check_references(const Report& r, const IdIndex& ids) {
       {"collectable", &r.collectable},
       {"uncollectable", &r.uncollectable},
       {"saved_garbage", &r.saved_garbage},
-      {"untraced", &r.untraced}};
+      {"untraced", &r.untraced},
+      {"held_by_leaks", &r.held_by_leaks}};
   for (const auto& [name, list] : lists) {
     const Where at = kRoot / name;
     for (std::size_t i = 0; i < list->size(); ++i) object((*list)[i], at[i]);
@@ -377,6 +383,10 @@ Report read_report(JsonStream& in) {
       read_elements(in, parser, here, r.chains, read_chain);
     } else if (key == "live") {
       read_elements(in, parser, here, r.live, read_live);
+    } else if (key == "held_by_leaks") {  // optional: reports before it lack it
+      read_elements(in, parser, here, r.held_by_leaks, read_id);
+    } else if (key == "still_reachable") {  // optional, as held_by_leaks
+      read_elements(in, parser, here, r.still_reachable, read_still_reachable);
     } else {
       one_value();  // a member this version does not know: checked as JSON, then skipped
     }

@@ -185,6 +185,7 @@ void to_json(const Report& r, absl::FunctionRef<void(std::string_view)> sink) {
   w.key("uncollectable"), ids(w, r.uncollectable);
   w.key("saved_garbage"), ids(w, r.saved_garbage);
   w.key("untraced"), ids(w, r.untraced);
+  w.key("held_by_leaks"), ids(w, r.held_by_leaks);
   // A cycle's edges and its members' chains follow from `edges` and `members`: they are not
   // written (they would repeat the graph once per cycle member) and the reader rebuilds them.
   w.key("cycles"), array(w, r.cycles, [&](const Cycle& c) {
@@ -208,6 +209,12 @@ void to_json(const Report& r, absl::FunctionRef<void(std::string_view)> sink) {
   w.key("live"), array(w, r.live, [&](const LiveGroup& g) {
     w.raw('{'), w.key("type", true), w.string(g.type);
     w.key("stack"), w.number(g.stack);
+    w.key("count"), w.number(g.count);
+    w.key("bytes"), w.number(g.bytes), w.raw('}');
+  });
+  w.key("still_reachable"), array(w, r.still_reachable, [&](const StillReachableGroup& g) {
+    w.raw('{'), w.key("kind", true), w.string(g.kind);
+    w.key("holder"), w.string(g.holder);
     w.key("count"), w.number(g.count);
     w.key("bytes"), w.number(g.bytes), w.raw('}');
   });

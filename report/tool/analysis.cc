@@ -132,7 +132,8 @@ std::size_t Analysis::hops_to_root(std::size_t at) const {
 
 std::vector<int> Analysis::leaked() const {
   std::vector<int> out;
-  for (const auto* list : {&r_.collectable, &r_.saved_garbage, &r_.uncollectable, &r_.untraced}) {
+  for (const auto* list :
+       {&r_.collectable, &r_.saved_garbage, &r_.uncollectable, &r_.untraced, &r_.held_by_leaks}) {
     for (int id : *list) {
       if (has_object(id) && !object(id).suppressed) out.push_back(id);
     }

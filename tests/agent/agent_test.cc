@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -126,6 +127,43 @@ TEST_F(AgentTest, AnInlinedMakeIsReportedAtItsOwnLineWithTheInlineChain) {
     EXPECT_EQ(frames[2].line, cyclegc::testing::alloc_line(source, "outer-caller"));
     for (int i = 0; i < 3; ++i) EXPECT_THAT(frames[i].file, HasSubstr("inline_program.cc"));
   }
+}
+
+// Still reachable is not leaked (Valgrind's distinction): a program that std::exits deep in its
+// call stack still holds, from main's frame, a 100,000-node ring and a vector of 2,000 results,
+// and from a global map 50 sessions. None of them is a leak, and none fails exitcode.
+TEST_F(AgentTest, WhatTheProgramStillHoldsAtExitIsStillReachableNotLeaked) {
+  ProgramRun r = run(CYCLEGC_EXIT_HOLDING_PROGRAM, "100000 0", "report_path=r.json:exitcode=23");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: 0 leaked objects"));
+  EXPECT_THAT(r.output, HasSubstr("102050 objects still reachable at the program's end, not "
+                                  "leaks: 102000 from main thread, 50 from g_sessions"));
+  const auto report = read_report("r.json");
+  EXPECT_TRUE(report.objects.empty()) << report.objects.size() << " objects reported";
+  EXPECT_TRUE(report.cycles.empty());
+  std::map<std::string, std::uint64_t> held;
+  for (const auto& g : report.still_reachable) held[g.kind + " " + g.holder] += g.count;
+  EXPECT_EQ(held["stack main thread"], 102000u);
+  EXPECT_EQ(held["global g_sessions"], 50u);
+}
+
+// ...and what it does leak stays leaked: buses whose handlers (std::function) capture the bus,
+// and the connections only those buses keep alive, all counted, with what it still holds beside.
+TEST_F(AgentTest, LeaksHeldByLambdasStayLeaksBesideWhatIsStillReachable) {
+  ProgramRun r = run(CYCLEGC_EXIT_HOLDING_PROGRAM, "1000 3", "report_path=r.json:exitcode=23");
+  EXPECT_EQ(r.status, 23) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: 6 leaked objects (0 cycles): 0 collectable, 0 saved "
+                                  "garbage, 0 uncollectable, 3 held by untraced references, 3 "
+                                  "kept alive by leaked objects"));
+  EXPECT_THAT(r.output, HasSubstr("3050 objects still reachable"));
+  const auto report = read_report("r.json");
+  ASSERT_EQ(report.objects.size(), 6u);
+  ASSERT_EQ(report.untraced.size(), 3u);
+  ASSERT_EQ(report.held_by_leaks.size(), 3u);
+  std::map<int, std::string> type;
+  for (const auto& o : report.objects) type[o.id] = o.type;
+  for (int id : report.untraced) EXPECT_EQ(type[id], "Bus");
+  for (int id : report.held_by_leaks) EXPECT_EQ(type[id], "Connection");
 }
 
 // A stack ends at the program's own outermost frame: the C runtime's start-up (_start,

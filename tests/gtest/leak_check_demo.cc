@@ -30,6 +30,8 @@ TEST(Demo, LambdaCapturesARef) {
 
 TEST(Demo, KeptInAGlobal) { g_kept = cyclegc::make<Node>("kept"); }
 
+TEST(Demo, LostForGood) { new cyclegc::Ref<Node>(cyclegc::make<Node>("lost")); }
+
 TEST(Demo, LeaksOnPurpose) {
   cyclegc::gtest::AllowLeaks();
   g_callbacks.push_back([n = cyclegc::make<Node>("allowed")] { (void)n; });

@@ -3,7 +3,10 @@
 // binary so the TSan stage runs exactly these.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "gc_fixture.h"
 
@@ -88,6 +91,39 @@ TEST_F(ThreadsTest, IntrospectionNeverReturnsDyingObjects) {
   stop = true;
   churn.join();
   enable();
+}
+
+// The conservative scan reads other threads' stacks and objects while they run (those it cannot
+// stop) or while they are parked: under ThreadSanitizer and AddressSanitizer it must neither
+// race nor read freed memory, and it must always find what a thread's frame holds.
+TEST_F(ThreadsTest, TheStillReachableScanFindsWhatRunningThreadsHold) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> ready{0};
+  Weak<Node> held[2];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      auto mine = make<Node>("held by a worker");
+      held[t] = mine;
+      ready.fetch_add(1);
+      while (!stop.load()) {
+        std::vector<Ref<Node>> batch;
+        for (int i = 0; i < 50; ++i) batch.push_back(make<Node>("churn"));
+        batch.front()->next = batch.back();
+      }
+    });
+  }
+  while (ready.load() < 2) std::this_thread::yield();
+  for (int round = 0; round < 30; ++round) {
+    const StillReachable s = find_still_reachable();
+    ASSERT_TRUE(s.scanned);
+    for (const auto& w : held) {
+      const AnyRef object(w.lock());
+      EXPECT_NE(std::find(s.objects.begin(), s.objects.end(), object), s.objects.end());
+    }
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
 }
 
 }  // namespace

@@ -51,4 +51,10 @@ struct StillReachable {
 // it reads their stacks (those it cannot stop within 20 ms are scanned whole, running).
 StillReachable find_still_reachable();
 
+// Zeroes the unused stack below the calling frame. The frames of a later call pass through
+// memory that dead frames left full of old values, and those frames are scanned like any
+// other: a checker calls this, then the function that calls find_still_reachable(), so that
+// a leak created by the code that ran before is not taken for held.
+void clear_stack_below() noexcept;
+
 }  // namespace cyclegc

@@ -72,6 +72,15 @@ struct LiveGroup {
   std::uint64_t bytes = 0;
 };
 
+// Live objects at the program's end that the program still held (cyclegc/still_reachable.h),
+// by holder: counted, never leaks, and not listed one by one.
+struct StillReachableGroup {
+  std::string kind;    // "stack" (a thread's stack, registers or thread-locals) or "global"
+  std::string holder;  // "main thread", "thread 4242 (worker)", "g_sessions"
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+};
+
 struct Collection {
   std::string trigger;
   int generation = 0;
@@ -100,9 +109,12 @@ struct Report {
   std::vector<int> uncollectable;
   std::vector<int> saved_garbage;
   std::vector<int> untraced;  // live objects held by references no trace explains
+  // Live leaked objects that no untraced reference holds: only leaked objects keep them alive.
+  std::vector<int> held_by_leaks;
   std::vector<Cycle> cycles;
   std::vector<Chain> chains;
   std::vector<LiveGroup> live;
+  std::vector<StillReachableGroup> still_reachable;  // exit reports only
 };
 
 // "add_child (leaky_tree.cc:25)": the function without its parameter list (names such as
