@@ -3,6 +3,7 @@
 // closing edge, allocation stacks and chains. A search box filters findings; a link of the form
 // page.html#open=finding-N opens finding N when the page loads.
 #include <cmath>
+#include <deque>
 #include <map>
 #include <sstream>
 
@@ -102,6 +103,60 @@ std::string stack_html(const Report& r, const Object& o) {
   return out + "</ol>";
 }
 
+// What each leaked object keeps alive directly: the chains whose last hop starts at it.
+using KeptBy = absl::flat_hash_map<int, std::vector<const Chain*>>;
+KeptBy kept_by_object(const Report& r) {
+  KeptBy kept_by;
+  for (const Chain& ch : r.chains) {
+    if (ch.cycle < 0 && !ch.hops.empty()) kept_by[ch.hops.back().from].push_back(&ch);
+  }
+  return kept_by;
+}
+
+// Everything `roots` keep alive and nothing else does — a cycle's hangers, a holder's objects —
+// nearest first, each with the edge it hangs by: freed with them, so part of the finding.
+std::string kept_alive_html(const Analysis& a, const KeptBy& kept_by,
+                            const std::vector<int>& roots) {
+  std::vector<const Chain*> kept;
+  std::deque<int> queue(roots.begin(), roots.end());
+  while (!queue.empty()) {
+    const auto it = kept_by.find(queue.front());
+    queue.pop_front();
+    if (it == kept_by.end()) continue;
+    for (const Chain* ch : it->second) {
+      kept.push_back(ch);
+      queue.push_back(ch->object);
+    }
+  }
+  std::string out;
+  for (std::size_t k = 0; k < std::min(kept.size(), kListedMembers); ++k) {
+    absl::StrAppend(&out, "<p>Keeps alive <code>", esc(a.describe(kept[k]->object)),
+                    "</code> via <code>", esc(a.describe(kept[k]->hops.back())), "</code></p>");
+  }
+  if (kept.size() > kListedMembers) {
+    absl::StrAppend(&out, "<p class=\"muted\">&hellip; and ", kept.size() - kListedMembers,
+                    " more.</p>");
+  }
+  return out;
+}
+
+// The holders of what the program still held at its end: counted, never findings.
+std::string still_reachable_html(const Report& r) {
+  if (r.still_reachable.empty()) return "";
+  std::vector<const StillReachableGroup*> groups;
+  for (const auto& g : r.still_reachable) groups.push_back(&g);
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto* x, const auto* y) { return x->count > y->count; });
+  std::string out =
+      "<h2>Still reachable at the program's end</h2><p class=\"muted\">A thread's stack or a "
+      "global still held these when the program ended: not leaks.</p><ul id=\"still-reachable\">";
+  for (const auto* g : groups) {
+    absl::StrAppend(&out, "<li>", g->count, " from <code>", esc(g->holder), "</code> (",
+                    esc(g->kind), ", ", g->bytes, " bytes)</li>");
+  }
+  return out + "</ul>";
+}
+
 constexpr const char* kStyle = R"(
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
 h1 { font-size: 1.5em; } .muted { color: #777; }
@@ -144,7 +199,14 @@ std::string html_page(const Analysis& a) {
   page << "<p class=\"totals\"><span id=\"leaked\">" << a.leaked().size()
        << " leaked objects</span><span>" << r.cycles.size() << " cycles in " << shapes.size()
        << " shapes</span><span>" << r.untraced.size() << " held by untraced references</span>"
-       << "<span>" << r.uncollectable.size() << " uncollectable</span></p>";
+       << "<span>" << r.uncollectable.size() << " uncollectable</span>";
+  if (!r.still_reachable.empty()) {
+    std::uint64_t still = 0;
+    for (const auto& g : r.still_reachable) still += g.count;
+    page << "<span>" << still << " still reachable, not leaks</span>";
+  }
+  page << "</p>";
+  const KeptBy kept_by = kept_by_object(r);
   page << "<input id=\"search\" placeholder=\"Search findings: type, label, file...\">";
   int n = 0;
   const std::size_t listed_shapes = std::min(shapes.size(), kListedShapes);
@@ -175,17 +237,15 @@ std::string html_page(const Analysis& a) {
            << " more members (<code>cyclegc-report show REPORT c" << c.id
            << "</code> lists them all).</p>";
     }
+    if (const std::string kept = kept_alive_html(a, kept_by, c.members); !kept.empty()) {
+      page << "<h3>Hanging off the cycle</h3>" << kept;
+    }
     page << "</details>";
   }
   if (listed_shapes < shapes.size()) {
     page << "<p class=\"muted\" id=\"more-shapes\">&hellip; and " << shapes.size() - listed_shapes
          << " more cycle shapes, smaller than these (<code>cyclegc-report summary</code> lists "
             "them all).</p>";
-  }
-  // What each holder keeps alive directly: the chains whose last hop starts at it.
-  absl::flat_hash_map<int, std::vector<const Chain*>> kept_by;
-  for (const Chain& ch : r.chains) {
-    if (ch.cycle < 0 && !ch.hops.empty()) kept_by[ch.hops.back().from].push_back(&ch);
   }
   const std::size_t holders = std::min(r.untraced.size(), kListedHolders);
   for (std::size_t i = 0; i < holders; ++i) {
@@ -194,17 +254,9 @@ std::string html_page(const Analysis& a) {
     page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << esc(o.label)
          << " held by " << o.untraced_refs << " untraced reference"
          << (o.untraced_refs == 1 ? "" : "s") << (o.suppressed ? " (suppressed)" : "")
-         << "</summary><p>A lambda, <code>std::function</code>, untracked object or global holds "
-         << "it: no collector can free it.</p>" << stack_html(r, o);
-    const auto& kept = kept_by[id];
-    for (std::size_t k = 0; k < std::min(kept.size(), kListedMembers); ++k) {
-      page << "<p>Keeps alive <code>" << esc(a.describe(kept[k]->object)) << "</code> via: <code>"
-           << esc(a.describe(kept[k]->hops.back())) << "</code></p>";
-    }
-    if (kept.size() > kListedMembers) {
-      page << "<p class=\"muted\">&hellip; and " << kept.size() - kListedMembers << " more.</p>";
-    }
-    page << "</details>";
+         << "</summary><p>A lambda, <code>std::function</code> or untracked object that the "
+         << "program lost holds it: no collector can free it.</p>" << stack_html(r, o)
+         << kept_alive_html(a, kept_by, {id}) << "</details>";
   }
   if (holders < r.untraced.size()) {
     page << "<p class=\"muted\" id=\"more-holders\">&hellip; and " << r.untraced.size() - holders
@@ -212,6 +264,7 @@ std::string html_page(const Analysis& a) {
             "counts them by type and site).</p>";
   }
   if (n == 0) page << "<p id=\"clean\">No leaks.</p>";
+  page << still_reachable_html(r);
   page << "<script>" << kScript << "</script></body></html>\n";
   return page.str();
 }

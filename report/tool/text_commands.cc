@@ -38,6 +38,15 @@ std::string member_types(const Analysis& a, const Cycle& c) {
   return absl::StrJoin(parts, " + ");
 }
 
+// The holders of still reachable objects, those that hold the most first.
+std::vector<const StillReachableGroup*> largest_first(const std::vector<StillReachableGroup>& in) {
+  std::vector<const StillReachableGroup*> out;
+  for (const auto& g : in) out.push_back(&g);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto* a, const auto* b) { return a->count > b->count; });
+  return out;
+}
+
 int leak_status(const Args& args, const Analysis& a) {
   return args.fail_on_leak && !a.leaked().empty() ? kLeaksFound : kOk;
 }
@@ -81,6 +90,12 @@ int cmd_summary(const Args& args) {
           {{"type", s.type}, {"site", s.site}, {"objects", s.objects}, {"bytes", s.bytes}});
     }
     j["untraced"] = r.untraced;
+    j["held_by_leaks"] = r.held_by_leaks;
+    j["still_reachable"] = json::array();
+    for (const auto* g : largest_first(r.still_reachable)) {
+      j["still_reachable"].push_back(
+          {{"kind", g->kind}, {"holder", g->holder}, {"objects", g->count}, {"bytes", g->bytes}});
+    }
     j["uncollectable"] = r.uncollectable;
     j["saved_garbage"] = r.saved_garbage;
     j["collections"] = r.collections.size();
@@ -120,6 +135,20 @@ int cmd_summary(const Args& args) {
       const Object& o = a.object(id);
       std::printf("  %s held by %u, allocated at %s%s\n", o.label.c_str(), o.untraced_refs,
                   a.site_of(o).c_str(), o.suppressed ? " (suppressed)" : "");
+    }
+  }
+  if (!r.held_by_leaks.empty()) {
+    std::printf("\nKept alive only by leaked objects: %s (their sites are listed above)\n",
+                plural(r.held_by_leaks.size(), "object").c_str());
+  }
+  if (!r.still_reachable.empty()) {
+    std::uint64_t total = 0;
+    for (const auto& g : r.still_reachable) total += g.count;
+    std::printf("\nStill reachable at the program's end, not leaks: %s\n",
+                plural(total, "object").c_str());
+    for (const auto* g : largest_first(r.still_reachable)) {
+      std::printf("  %6llu from %s (%s, %s)\n", static_cast<unsigned long long>(g->count),
+                  g->holder.c_str(), g->kind.c_str(), plural(g->bytes, "byte").c_str());
     }
   }
   std::printf("\nUncollectable: %zu; saved garbage: %zu\n", r.uncollectable.size(),

@@ -177,6 +177,49 @@ TEST_F(ReportToolTest, HtmlPageWorksInARealBrowser) {
     fs::copy_file(dir_ + "/page.png", keep, fs::copy_options::overwrite_existing);
 }
 
+// A report with a cycle of two sessions, an entry that only the cycle keeps alive (a hanger:
+// garbage too, freed with the cycle) and objects the program still held at its end.
+constexpr const char* kHangerReport = R"json({"schema":"cyclegc-report","version":1,
+ "process":{"pid":1,"executable":"app","options":"","stack_method":"off","reason":"exit",
+            "time":"2026-12-03T00:00:00Z"},
+ "collections":[],
+ "objects":[
+  {"id":0,"type":"Session","address":"0x10","size":64,"label":"Session(a)","generation":-1,
+   "stack":-1,"refcount":1,"untraced_refs":0,"suppressed":false},
+  {"id":1,"type":"Session","address":"0x20","size":64,"label":"Session(b)","generation":-1,
+   "stack":-1,"refcount":1,"untraced_refs":0,"suppressed":false},
+  {"id":2,"type":"Entry","address":"0x30","size":32,"label":"Entry(user12)","generation":-1,
+   "stack":-1,"refcount":1,"untraced_refs":0,"suppressed":false}],
+ "stacks":[],
+ "edges":[{"from":0,"to":1,"label":"peer"},{"from":1,"to":0,"label":"peer"},
+          {"from":0,"to":2,"label":"entries[0]"}],
+ "collectable":[0,1,2],"uncollectable":[],"saved_garbage":[],"untraced":[],"held_by_leaks":[],
+ "cycles":[{"id":0,"members":[0,1],"closing_edge":{"from":1,"to":0,"label":"peer"},
+            "shape":"00000000000000ab"}],
+ "chains":[{"object":2,"kind":"cycle","hops":[{"from":0,"to":2,"label":"entries[0]"}]}],
+ "live":[],
+ "still_reachable":[{"kind":"stack","holder":"main thread","count":1200,"bytes":96000},
+                    {"kind":"global","holder":"g_sessions","count":50,"bytes":4000}]})json";
+
+TEST_F(ReportToolTest, ThePageShowsWhatACycleKeepsAliveAndWhatIsStillReachable) {
+  const std::string report = write("hanger.json", kHangerReport);
+  ProgramRun page = tool("html " + report + " -o -");
+  ASSERT_EQ(page.status, 0) << page.output;
+  EXPECT_THAT(page.output, HasSubstr("3 leaked objects"));
+  EXPECT_THAT(page.output, HasSubstr("Keeps alive <code>Entry(user12)"));
+  EXPECT_THAT(page.output, HasSubstr("via <code>Session(a).entries[0] -&gt; Entry(user12)"));
+  EXPECT_THAT(page.output, HasSubstr("1250 still reachable, not leaks"));
+  EXPECT_THAT(page.output, HasSubstr("<li>50 from <code>g_sessions</code> (global"));
+  ProgramRun summary = tool("summary " + report);
+  EXPECT_THAT(summary.output,
+              HasSubstr("Still reachable at the program's end, not leaks: 1250 objects\n"
+                        "    1200 from main thread (stack, 96000 bytes)\n"
+                        "      50 from g_sessions (global, 4000 bytes)\n"));
+  auto json = nlohmann::json::parse(tool("summary --format=json " + report).output);
+  EXPECT_EQ(json["leaked_objects"], 3);
+  EXPECT_EQ(json["still_reachable"][1]["holder"], "g_sessions");
+}
+
 TEST_F(ReportToolTest, BadReportsGetOneLineAndADistinctStatus) {
   const std::string good = report_of("leaky_tree", "1 1");
   std::ifstream in(good);
