@@ -57,11 +57,19 @@ struct Objects {
   std::vector<AnyRef> refs;  // pins; its buffer is never scanned
   std::vector<bool> garbage;
   // hidden(header) -> index into refs; hidden(block start) -> -1 (a generation list's link,
-  // never a reference).
+  // never a reference) for the over-aligned types whose header is not kLinks after it.
   absl::flat_hash_map<Word, std::int32_t> index;
+  Word lowest = ~Word{0}, highest = 0;  // of the keys: most words lie outside, unlooked-up
   const std::int32_t* find(Word w) const {
+    if (w < lowest || w > highest) return nullptr;
     const auto it = index.find(hidden(w));
     return it == index.end() ? nullptr : &it->second;
+  }
+  // Whether the heap block at `start` is a tracked object's: read whole, it would lead the scan
+  // along the generation lists to every object.
+  bool is_object_block(Word start) const {
+    const std::int32_t* over_aligned = find(start);
+    return find(start + sizeof(GcLinks)) != nullptr || (over_aligned && *over_aligned < 0);
   }
 };
 
@@ -88,13 +96,18 @@ Objects snapshot_objects() {
     for (const AnyRef& g : s.garbage) o.refs.push_back(g);
   }
   o.garbage.assign(o.refs.size(), false);
-  o.index.reserve(2 * o.refs.size());
+  o.index.reserve(o.refs.size());
   for (std::size_t i = 0; i < o.refs.size(); ++i) {
     ObjectHeader* h = o.refs[i].header();
     const Word header = reinterpret_cast<Word>(h);
     auto [it, added] = o.index.try_emplace(hidden(header), static_cast<std::int32_t>(i));
     if (i >= live) o.garbage[it->second] = true;  // garbage wins over its generation
-    if (h->type->block_offset != 0) o.index.try_emplace(hidden(header - h->type->block_offset), -1);
+    o.lowest = std::min(o.lowest, header);
+    o.highest = std::max(o.highest, header);
+    if (h->type->block_offset != sizeof(GcLinks)) {
+      o.index.try_emplace(hidden(header - h->type->block_offset), -1);
+      o.lowest = std::min(o.lowest, header - h->type->block_offset);
+    }
   }
   return o;
 }
@@ -279,7 +292,8 @@ class Marker {
     if (const std::int32_t* at = objects_.find(w)) {
       return *at >= 0 && holder_of_[*at] == kNone && !objects_.garbage[*at];
     }
-    return !visited_.contains(hidden(w)) && blocks_.block_at(w, map_).has_value();
+    return !visited_.contains(hidden(w)) && blocks_.block_at(w, map_).has_value() &&
+           !objects_.is_object_block(w);
   }
 
   void visit(Word w, std::size_t holder) {
@@ -289,7 +303,7 @@ class Marker {
     }
     if (visited_.contains(hidden(w))) return;
     const auto block = blocks_.block_at(w, map_);
-    if (!block) return;
+    if (!block || objects_.is_object_block(w)) return;
     visited_.insert(hidden(w));
     work_.push_back({hidden(block->start), hidden(block->start + block->size), holder});
   }

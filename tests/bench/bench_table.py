@@ -180,6 +180,19 @@ def main(bench_dir, cpython_script, out_json):
     growth = max(per_obj.values()) / min(per_obj.values())
     t.add("collect() ns/object, largest / smallest over N=100k..10M", None, None, growth,
           "<= 1.5", growth <= 1.5)
+    # The agent's scan at the program's end for what is still reachable, against a full
+    # collection of a heap of the same size (both read every object once).
+    scan = {}
+    for n in (100_000, 1_000_000):
+        held = n + n // 2
+        scan[n] = ns_per_obj(collect[f"BM_FindStillReachable/{n}/iterations:3"])
+        base = ns_per_obj(collect[f"BM_CollectLiveOnly/{n}/iterations:5"])
+        t.add(f"find_still_reachable(), {held:,} held objects, ns/object (ratio: scan / "
+              "collect() of a live heap that size)", scan[n], base, scan[n] / base,
+              "(reported)", None, "ns")
+    growth = scan[1_000_000] / scan[100_000]
+    t.add("find_still_reachable() ns/object, 1.5M / 150k objects (hash lookups leave the "
+          "cache)", None, None, growth, "<= 3", growth <= 3)
     young_big = ns(collect["BM_YoungCollection/old:10000000/iterations:200"])
     young_empty = ns(collect["BM_YoungCollection/old:0/iterations:200"])
     t.add("young collection (10k objects), 10M old vs empty old", young_big / 1e3,

@@ -4,6 +4,8 @@
 // of 10M objects. `./dev bench` runs the CPython script on the same shapes and takes the ratios.
 #include <benchmark/benchmark.h>
 
+#include <vector>
+
 #include "cyclegc/cyclegc.h"
 #include "peak_rss.h"
 
@@ -132,6 +134,32 @@ BENCHMARK(BM_YoungCollection)
     ->Arg(10'000'000)
     ->Iterations(200)
     ->Unit(benchmark::kMicrosecond);
+
+// What the agent does at the program's end: the conservative scan for what the program still
+// holds (find_still_reachable), over N live objects that one local Ref holds as a chain, and a
+// std::vector of N/2 more on this frame. Compared with a full collection of the same heap.
+void BM_FindStillReachable(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  cyclegc::disable();
+  cyclegc::collect();
+  auto head = make_chain(n);
+  std::vector<cyclegc::Ref<BenchNode>> results;
+  for (std::size_t i = 0; i < n / 2; ++i) results.push_back(cyclegc::make<BenchNode>());
+  for (auto _ : state) {
+    const auto found = cyclegc::find_still_reachable();
+    if (found.objects.size() != n + n / 2) state.SkipWithError("the scan missed a held object");
+  }
+  per_object_counter(state, n + n / 2);
+  state.counters["maxrss_mb"] = peak_rss_mb();
+  head = nullptr;
+  results.clear();
+  cyclegc::enable();
+}
+BENCHMARK(BM_FindStillReachable)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Iterations(3)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
