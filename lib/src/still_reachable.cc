@@ -5,11 +5,11 @@
 //                         scan itself allocates is above that mark
 //   snapshot_objects      every live tracked object: its header, which Refs hold, and its block
 //                         start, which the generation lists hold and which is never a reference
-//   collect_roots         the registered threads' stacks (from their marks when they are
-//                         stopped, whole when not), the calling thread's thread-locals, and the
-//                         writable segments of every loaded object except the library's own,
-//                         the C library's, the dynamic loader's and a sanitizer runtime's (their
-//                         allocator metadata points at freed blocks)
+//   collect_roots         the writable segments of every loaded object except the library's
+//                         own, the C library's, the dynamic loader's and a sanitizer runtime's
+//                         (their allocator metadata points at freed blocks); then the
+//                         registered threads' stacks (from their marks when they are stopped,
+//                         whole when not), the calling thread's first, with its thread-locals
 //   mark_from_roots       each root in turn, word by word: a live header marks its object, whose
 //                         value is scanned next; a heap block start has its block scanned. An
 //                         object keeps the first root that reached it as its holder. Garbage
@@ -193,10 +193,12 @@ void add_writable_segments(Roots& out) {
       &out);
 }
 
-// The calling thread first, then the other threads, then the globals: a graph held from a
-// frame and also from a global is named by its frame.
+// The globals first, then the calling thread, then the others: an object held from a global
+// and also from a frame is named by the global, whose words are exact where a frame's may be
+// stale.
 Roots collect_roots(Word this_thread_mark) {
   Roots out;
+  add_writable_segments(out);
   std::vector<Root> others;
   const long pid = getpid();
   bool first_thread_is_this = false;
@@ -223,7 +225,6 @@ Roots collect_roots(Word this_thread_mark) {
   // blocks, above the stack), and only the calling thread can find its own.
   if (first_thread_is_this) add_thread_locals(out);
   out.roots.insert(out.roots.end(), others.begin(), others.end());
-  add_writable_segments(out);
   return out;
 }
 

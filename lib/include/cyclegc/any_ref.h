@@ -36,7 +36,11 @@ class AnyRef {
     return *this;
   }
   ~AnyRef() {
-    if (h_) detail::ref_release(h_);
+    if (detail::ObjectHeader* h = h_) {
+      // Cleared, as ~Ref clears its slot: through a volatile store, which is never elided.
+      *const_cast<detail::ObjectHeader* volatile*>(&h_) = nullptr;
+      detail::ref_release(h);
+    }
   }
 
   explicit operator bool() const noexcept { return h_ != nullptr; }

@@ -86,7 +86,12 @@ class Ref {
     take(other, other.get());
   }
   ~Ref() {
-    if (auto* h = header()) detail::ref_release(h);
+    if (auto* h = header()) {
+      // Cleared: memory freed or reused later holds no stale header for a conservative scan
+      // to take for a reference (still_reachable.h). An atomic store is never elided.
+      s_.header.store(nullptr, kRelaxed);
+      detail::ref_release(h);
+    }
   }
 
   Ref& operator=(const Ref& other) noexcept {
