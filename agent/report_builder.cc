@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <set>
 #include <span>
 #include <tuple>
 
@@ -149,39 +150,37 @@ void walk_cycle(Cycle& c, const Graph& g, const std::vector<int>& component_of, 
   c.members = std::move(order);
 }
 
-// A fingerprint of a cycle's types and edge labels that does not depend on addresses, ids or
-// container indices, so identical cycles from different runs share it: the FNV-1a hash of the
-// sorted parts ("Type" per member, "From-label->To" per edge, "kids[3]" written "kids[]")
-// joined by '|'. A large cycle repeats a few distinct parts many times, so parts are counted by
-// (type, label, type) first and made text once each.
+// A fingerprint of a cycle's types and fields that depends neither on addresses, ids or
+// container indices nor on how many members the cycle has, so that one bug is one shape at any
+// size and in any run: the FNV-1a hash of the sorted distinct parts ("Type" per member type,
+// "From-label->To" per kind of edge, "kids[3]" written "kids[]") joined by '|'. A document with
+// two pages and one with three share it. Parts are gathered by (type, label, type) first and
+// made text once each.
 std::string shape_fingerprint(const Cycle& c, const Graph& g, const std::vector<AnyRef>& objects,
                               const std::vector<int>& component_of) {
   using Type = const detail::TypeInfo*;
-  absl::flat_hash_map<Type, std::size_t> members;
-  absl::flat_hash_map<std::tuple<Type, int, bool, Type>, std::size_t> edges;
+  absl::flat_hash_set<Type> members;
+  absl::flat_hash_set<std::tuple<Type, int, bool, Type>> edges;
   for (int m : c.members) {
     const Type from = objects[m].header()->type;
-    ++members[from];
+    members.insert(from);
     for (const Graph::Out& e : g.edges_of(m)) {
       if (component_of[e.to] != c.id) continue;
-      ++edges[{from, e.name, e.index != Visitor::kNoIndex, objects[e.to].header()->type}];
+      edges.insert({from, e.name, e.index != Visitor::kNoIndex, objects[e.to].header()->type});
     }
   }
-  std::map<std::string, std::size_t> parts;  // sorted, and types of one name counted as one
-  for (const auto& [type, count] : members) parts[type->name()] += count;
-  for (const auto& [key, count] : edges) {
-    const auto& [from, name, indexed, to] = key;
+  std::set<std::string> parts;  // sorted, and types of one name counted as one
+  for (Type type : members) parts.insert(type->name());
+  for (const auto& [from, name, indexed, to] : edges) {
     const std::string label = indexed ? g.names[name] + "[0]" : g.names[name];
-    parts[absl::StrCat(from->name(), "-", label_shape(label), "->", to->name())] += count;
+    parts.insert(absl::StrCat(from->name(), "-", label_shape(label), "->", to->name()));
   }
   std::uint64_t h = kFnvBasis;
   bool first = true;
-  for (const auto& [part, count] : parts) {
-    for (std::size_t k = 0; k < count; ++k) {
-      if (!first) h = fnv1a(h, "|");
-      first = false;
-      h = fnv1a(h, part);
-    }
+  for (const std::string& part : parts) {
+    if (!first) h = fnv1a(h, "|");
+    first = false;
+    h = fnv1a(h, part);
   }
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016" PRIx64, h);

@@ -349,9 +349,9 @@ Report read_report(JsonStream& in) {
       if (*schema != kSchemaName) fail(here, "not a cyclegc report");
     } else if (key == "version") {
       version = as<int>(one_value(), here);
-      if (*version != kSchemaVersion) {
-        fail(here, absl::StrCat("this tool reads version ", kSchemaVersion,
-                                ", the report is version ", *version));
+      if (*version < kOldestSchemaVersion || *version > kSchemaVersion) {
+        fail(here, absl::StrCat("this tool reads versions ", kOldestSchemaVersion, " to ",
+                                kSchemaVersion, ", the report is version ", *version));
       }
     } else if (key == "process") {
       const element p = one_value();

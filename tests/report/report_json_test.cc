@@ -68,7 +68,7 @@ TEST(ReportJson, BadInputGivesOneErrorSayingWhere) {
   std::string newer = good;
   newer.replace(newer.find("\"version\":1"), 11, "\"version\":9");
   EXPECT_THAT(from_json(newer).status().message(),
-              HasSubstr("$.version: this tool reads version 1, the report is version 9"));
+              HasSubstr("$.version: this tool reads versions 1 to 2, the report is version 9"));
   std::string mistyped = good;
   mistyped.replace(mistyped.find("\"label\":\"Graph(two)\""), 20, "\"label\":2");
   EXPECT_THAT(from_json(mistyped).status().message(),

@@ -69,6 +69,49 @@ TEST_F(ReportToolTest, SummaryGroupsIdenticalCyclesIntoOneFinding) {
   EXPECT_EQ(parsed["leaked_objects"], 15);
 }
 
+// One bug is one finding: documents of 1 to 4 pages, each page holding its document strongly,
+// make cycles of 2 to 5 objects, all of one shape; a baseline taken on a small run knows the
+// bug in a large one.
+TEST_F(ReportToolTest, OneBugIsOneFindingWhateverTheSizeOfItsCycles) {
+  const std::string report = report_of("leaky_document", "4 0");
+  ProgramRun r = tool("summary " + report);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("#1 4 x cycle of"));
+  EXPECT_THAT(r.output, Not(HasSubstr("#2 ")));
+  auto json = nlohmann::json::parse(tool("summary --format=json " + report).output);
+  ASSERT_EQ(json["shapes"].size(), 1u);
+  EXPECT_EQ(json["shapes"][0]["objects"], 14);
+  const std::string small = report_of("leaky_document", "2 0");
+  const std::string baseline = dir_ + "/baseline.txt";
+  ASSERT_EQ(tool("baseline write " + small + " " + baseline).status, 0);
+  ProgramRun check = tool("baseline check " + report + " " + baseline);
+  EXPECT_EQ(check.status, 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("no leaks beyond the baseline"));
+}
+
+// The fix is a field: the fields whose edges, made Weak, break every cycle of the finding,
+// fewest first, the back-pointers (edges to the older object) before the others; shown in
+// summary (text and JSON), show and the page.
+TEST_F(ReportToolTest, EachFindingNamesTheFieldsToMakeWeak) {
+  const std::string documents = report_of("leaky_document", "3 0");
+  ProgramRun summary = tool("summary " + documents);
+  EXPECT_THAT(summary.output, HasSubstr("fix: make Page::doc a Weak (frees 3 cycles, 9 objects"));
+  auto json = nlohmann::json::parse(tool("summary --format=json " + documents).output);
+  EXPECT_EQ(json["shapes"][0]["fix"][0]["fields"], nlohmann::json::array({"Page::doc"}));
+  EXPECT_THAT(tool("show " + documents + " c0").output, HasSubstr("fix: make Page::doc a Weak"));
+  EXPECT_THAT(tool("html " + documents + " -o -").output,
+              HasSubstr("Fix: make <code>Page::doc</code> a <code>Weak</code>"));
+
+  const std::string tree = report_of("leaky_tree", "2 3");
+  EXPECT_THAT(tool("summary " + tree).output, HasSubstr("fix: make TreeNode::parent a Weak"));
+
+  // Two cycles through each buffer: one field cannot break both.
+  const std::string editors = report_of("leaky_document", "0 2");
+  EXPECT_THAT(tool("summary " + editors).output,
+              HasSubstr("fix: make Buffer::editor and Cursor::buffer Weak (frees 2 cycles, 6 "
+                        "objects"));
+}
+
 TEST_F(ReportToolTest, ShowNamesEdgesLinesAndWhatBreakingTheClosingEdgeFrees) {
   const std::string report = report_of("gc_collect", "", "debug=saveall:");
   ProgramRun r = tool("show " + report + " c0");
@@ -235,7 +278,7 @@ TEST_F(ReportToolTest, BadReportsGetOneLineAndADistinctStatus) {
   ProgramRun version =
       tool("summary " + write("v9.json", R"({"schema":"cyclegc-report","version":9})"));
   EXPECT_EQ(version.status, 3);
-  EXPECT_THAT(version.output, HasSubstr("$.version: this tool reads version 1"));
+  EXPECT_THAT(version.output, HasSubstr("$.version: this tool reads versions 1 to 2"));
   ProgramRun field =
       tool("summary " + write("f.json", R"({"schema":"cyclegc-report","version":1,"process":{}})"));
   EXPECT_THAT(field.output, HasSubstr("$.process.pid: missing"));
@@ -354,7 +397,7 @@ TEST_F(ReportToolTest, CommandLineTakesTheUsualSpellings) {
   ProgramRun version = tool("--version");
   EXPECT_EQ(version.status, 0);
   EXPECT_THAT(version.output, ::testing::MatchesRegex("cyclegc-report [0-9]+\\.[0-9]+\\.[0-9]+ "
-                                                      "\\(report format version 1\\)\n"));
+                                                      "\\(report format version 2\\)\n"));
 }
 
 // Issue 12: a FIFO as REPORT (or as baseline) blocked the reader; a device was read without end.

@@ -16,7 +16,9 @@
 
 namespace cyclegc::report {
 
-inline constexpr int kSchemaVersion = 1;
+// Version 2 changed the cycle fingerprint (SCHEMA.md, "Shape"); version 1 reports are read too.
+inline constexpr int kSchemaVersion = 2;
+inline constexpr int kOldestSchemaVersion = 1;
 inline constexpr const char* kSchemaName = "cyclegc-report";
 
 struct Frame {
