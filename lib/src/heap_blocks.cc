@@ -37,11 +37,13 @@ std::uintptr_t learn_tcache_key() {
 
 HeapBlocks::HeapBlocks() : tcache_key_(learn_tcache_key()) {}
 
-std::optional<HeapBlock> HeapBlocks::block_at(std::uintptr_t address, const MemoryMap& map) const {
+std::optional<HeapBlock> HeapBlocks::block_at(std::uintptr_t address, const MemoryMap& map,
+                                              bool racing) const {
   if (address % kAlign != 0) return std::nullopt;
   const Mapping* m = map.find(address);
   if (!m || !m->writable) return std::nullopt;
   if (sanitizer_allocator()) {
+    if (racing) return std::nullopt;
     const volatile void* p = reinterpret_cast<const volatile void*>(address);
     if (!__sanitizer_get_ownership(p)) return std::nullopt;
     return HeapBlock{address, __sanitizer_get_allocated_size(p)};

@@ -30,8 +30,11 @@ struct HeapBlock {
 class HeapBlocks {
  public:
   HeapBlocks();  // learns what a freed block in glibc's thread cache looks like
-  // The live block that starts at `address`, if one does.
-  std::optional<HeapBlock> block_at(std::uintptr_t address, const MemoryMap& map) const;
+  // The live block that starts at `address`, if one does. With `racing` (threads that use
+  // cyclegc run, unstopped) a sanitizer's allocator is not asked: a block freed between its two
+  // answers makes it report an error, where reading a freed glibc chunk is only a stale read.
+  std::optional<HeapBlock> block_at(std::uintptr_t address, const MemoryMap& map,
+                                    bool racing) const;
 
  private:
   std::uintptr_t tcache_key_ = 0;

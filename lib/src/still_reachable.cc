@@ -137,8 +137,15 @@ bool stack_bounds(unsigned long thread, Word& lo, Word& hi) {
   return ok;
 }
 
-// Objects whose writable memory holds nothing of the program's: this library, and the runtimes
-// whose allocator metadata would lead the scan into freed blocks.
+// Whether `path` is the object file that contains `code`.
+bool module_contains(const char* path, const void* code) {
+  Dl_info info{};
+  return code && dladdr(code, &info) && info.dli_fname && std::strcmp(info.dli_fname, path) == 0;
+}
+
+// Objects whose writable memory holds nothing of the program's: this library, the observer's
+// (the agent keeps its records there), and the runtimes whose allocator metadata would lead the
+// scan into freed blocks.
 bool skipped_module(const char* path) {
   static const char* const kRuntimes[] = {"libc.so",  "ld-linux", "libasan",  "libtsan",
                                           "libubsan", "liblsan",  "libhwasan"};
@@ -147,12 +154,10 @@ bool skipped_module(const char* path) {
   for (const char* r : kRuntimes) {
     if (std::strncmp(base, r, std::strlen(r)) == 0) return true;
   }
-  Dl_info self{};
-  if (*path && dladdr(reinterpret_cast<void*>(&find_still_reachable), &self) && self.dli_fname &&
-      std::strcmp(self.dli_fname, path) == 0) {
-    return true;  // a shared libcyclegc; a static one's globals are the GcState, skipped below
-  }
-  return false;
+  if (!*path) return false;  // the program (a static libcyclegc's globals: the GcState, skipped)
+  const Observer* watching = observer();
+  return module_contains(path, reinterpret_cast<const void*>(&find_still_reachable)) ||
+         (watching && module_contains(path, reinterpret_cast<const void*>(watching->on_track)));
 }
 
 struct Roots {
@@ -244,8 +249,12 @@ void name_global(Holder& h) {
 
 class Marker {
  public:
-  Marker(Objects& objects, const MemoryMap& map, const HeapBlocks& blocks)
-      : objects_(objects), map_(map), blocks_(blocks), holder_of_(objects.refs.size(), kNone) {
+  Marker(Objects& objects, const MemoryMap& map, const HeapBlocks& blocks, bool racing)
+      : objects_(objects),
+        map_(map),
+        blocks_(blocks),
+        racing_(racing),
+        holder_of_(objects.refs.size(), kNone) {
     // The library's own lists and garbage, and the scan's pins.
     visited_.insert(hidden(reinterpret_cast<Word>(&state())));
     visited_.insert(hidden(reinterpret_cast<Word>(objects.refs.data())));
@@ -293,7 +302,7 @@ class Marker {
     if (const std::int32_t* at = objects_.find(w)) {
       return *at >= 0 && holder_of_[*at] == kNone && !objects_.garbage[*at];
     }
-    return !visited_.contains(hidden(w)) && blocks_.block_at(w, map_).has_value() &&
+    return !visited_.contains(hidden(w)) && blocks_.block_at(w, map_, racing_).has_value() &&
            !objects_.is_object_block(w);
   }
 
@@ -303,7 +312,7 @@ class Marker {
       return;
     }
     if (visited_.contains(hidden(w))) return;
-    const auto block = blocks_.block_at(w, map_);
+    const auto block = blocks_.block_at(w, map_, racing_);
     if (!block || objects_.is_object_block(w)) return;
     visited_.insert(hidden(w));
     work_.push_back({hidden(block->start), hidden(block->start + block->size), holder});
@@ -338,6 +347,7 @@ class Marker {
   Objects& objects_;
   const MemoryMap& map_;
   const HeapBlocks& blocks_;
+  const bool racing_;  // other threads that use cyclegc run: the scope could not stop them
   std::vector<std::size_t> holder_of_;
   std::vector<std::size_t> order_;     // marked objects, as marked
   absl::flat_hash_set<Word> visited_;  // hidden: heap blocks scanned or queued
@@ -353,7 +363,7 @@ class Marker {
   Objects objects = snapshot_objects();
   ReadingScope scope;
   Roots roots = collect_roots(this_thread_mark);
-  Marker marker(objects, *map, *blocks);
+  Marker marker(objects, *map, *blocks, scope.concurrent());
   for (const Root& root : roots.roots) marker.mark_from(root, roots.holders);
   marker.follow_traces(scope);
 

@@ -57,4 +57,8 @@ std::string site_text(const Frame& f) {
                       file.empty() ? "" : absl::StrCat(" (", file, ":", f.line, ")"));
 }
 
+std::string field_of(absl::string_view type, absl::string_view label) {
+  return absl::StrCat(type, "::", label.substr(0, label.find('[')));
+}
+
 }  // namespace cyclegc::report

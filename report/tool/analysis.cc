@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -30,11 +31,18 @@ Analysis::Analysis(const Report& r)
   }
   for (std::size_t i = 1; i < out_begin_.size(); ++i) out_begin_[i] += out_begin_[i - 1];
   out_to_.resize(out_begin_.back());
+  out_edge_.resize(out_begin_.back());
   std::vector<std::size_t> next(out_begin_.begin(), out_begin_.end() - 1);
   for (std::size_t k = 0; k < r.edges.size(); ++k) {
     if (from[k] != SIZE_MAX) {
+      out_edge_[next[from[k]]] = k;
       out_to_[next[from[k]]++] = static_cast<std::size_t>(ids_.find(r.edges[k].to));
     }
+  }
+  field_of_edge_.reserve(r.edges.size());
+  for (std::size_t k = 0; k < r.edges.size(); ++k) {
+    field_of_edge_.push_back(
+        from[k] == SIZE_MAX ? std::string() : field_of(r.objects[from[k]].type, r.edges[k].label));
   }
 }
 
@@ -204,6 +212,204 @@ Freed Analysis::freed_by_breaking(const Cycle& c) const {
     for (std::size_t k = out_begin_[at]; k < out_begin_[at + 1]; ++k) drop(out_to_[k]);
   }
   return freed;
+}
+
+Freed Analysis::freed_when_dropped(const std::vector<int>& targets,
+                                   const std::vector<std::string>& weak_fields) const {
+  absl::flat_hash_map<std::size_t, std::uint64_t> left;
+  std::deque<std::size_t> dying;
+  auto drop = [&](std::size_t at) {
+    auto [it, fresh] = left.try_emplace(at, r_.objects[at].refcount);
+    if (it->second > 0 && --it->second == 0) dying.push_back(at);
+  };
+  for (int id : targets) {
+    if (const std::ptrdiff_t to = ids_.find(id); to >= 0) drop(static_cast<std::size_t>(to));
+  }
+  Freed freed;
+  while (!dying.empty()) {
+    const std::size_t at = dying.front();
+    dying.pop_front();
+    freed.objects.push_back(r_.objects[at].id);
+    freed.bytes += r_.objects[at].size;
+    for (std::size_t k = out_begin_[at]; k < out_begin_[at + 1]; ++k) {
+      const std::string& field = field_of_edge_[out_edge_[k]];
+      if (!std::binary_search(weak_fields.begin(), weak_fields.end(), field)) drop(out_to_[k]);
+    }
+  }
+  return freed;
+}
+
+namespace {
+
+// A cycle's members and edges by local index, for trying fixes on it.
+struct LocalGraph {
+  std::size_t n = 0;
+  struct Arc {
+    std::size_t from, to;
+    int field;  // into the fields tried; -1 for one the example lacks, never weakened
+    bool back;  // to an older object
+  };
+  std::vector<Arc> arcs;
+};
+
+// Whether the graph stays cyclic once the arcs of the `removed` fields are gone (Kahn).
+bool still_cyclic(const LocalGraph& g, const std::vector<bool>& removed) {
+  std::vector<std::size_t> in(g.n, 0);
+  std::vector<std::vector<std::size_t>> out(g.n);
+  for (const auto& a : g.arcs) {
+    if (a.field >= 0 && removed[static_cast<std::size_t>(a.field)]) continue;
+    ++in[a.to];
+    out[a.from].push_back(a.to);
+  }
+  std::vector<std::size_t> ready;
+  for (std::size_t v = 0; v < g.n; ++v) {
+    if (in[v] == 0) ready.push_back(v);
+  }
+  std::size_t done = 0;
+  while (!ready.empty()) {
+    const std::size_t v = ready.back();
+    ready.pop_back();
+    ++done;
+    for (std::size_t w : out[v]) {
+      if (--in[w] == 0) ready.push_back(w);
+    }
+  }
+  return done < g.n;
+}
+
+}  // namespace
+
+std::vector<FixHint> Analysis::fix_hints(const ShapeFinding& f, std::size_t max) const {
+  // The fields of the example cycle, and its graph over them.
+  std::vector<std::string> fields;
+  absl::flat_hash_map<std::string, int> field_index;
+  auto local_graph = [&](const Cycle& c, bool add_fields) {
+    LocalGraph g;
+    absl::flat_hash_map<int, std::size_t> local;
+    for (int m : c.members) local.try_emplace(m, local.size());
+    g.n = local.size();
+    for (const Edge& e : c.edges) {
+      const auto from = local.find(e.from), to = local.find(e.to);
+      if (from == local.end() || to == local.end() || !has_object(e.from)) continue;
+      const std::string field = field_of(object(e.from).type, e.label);
+      auto it = field_index.find(field);
+      if (it == field_index.end() && add_fields) {
+        it = field_index.emplace(field, static_cast<int>(fields.size())).first;
+        fields.push_back(field);
+      }
+      const int index = it == field_index.end() ? -1 : it->second;
+      g.arcs.push_back({from->second, to->second, index, e.to < e.from});
+    }
+    return g;
+  };
+  const LocalGraph example = local_graph(r_.cycles[f.cycles.front()], true);
+
+  // Every set of up to three fields that breaks the example, no superset of a smaller one.
+  struct Candidate {
+    std::vector<int> fields;
+    double back = 0;  // share of its arcs that are back-pointers
+    std::size_t containers = 0;
+  };
+  std::vector<Candidate> found;
+  const int k = static_cast<int>(fields.size());
+  const int largest = k > 24 ? 2 : 3;  // C(24, 3) tries at most, each over the example
+  std::vector<bool> removed(fields.size(), false);
+  auto covers_smaller = [&](const std::vector<int>& set) {
+    for (const Candidate& c : found) {
+      if (std::includes(set.begin(), set.end(), c.fields.begin(), c.fields.end())) return true;
+    }
+    return false;
+  };
+  auto consider = [&](const std::vector<int>& set) {
+    if (covers_smaller(set)) return;
+    for (int i : set) removed[i] = true;
+    if (!still_cyclic(example, removed)) {
+      Candidate c{set};
+      std::size_t arcs = 0, back = 0;
+      for (const auto& a : example.arcs) {
+        if (!removed[static_cast<std::size_t>(a.field)]) continue;
+        ++arcs;
+        back += a.back;
+      }
+      c.back = arcs ? static_cast<double>(back) / static_cast<double>(arcs) : 0;
+      for (int i : set) {
+        c.containers += std::any_of(r_.cycles[f.cycles.front()].edges.begin(),
+                                    r_.cycles[f.cycles.front()].edges.end(), [&](const Edge& e) {
+                                      return e.label.find('[') != std::string::npos &&
+                                             has_object(e.from) &&
+                                             field_of(object(e.from).type, e.label) == fields[i];
+                                    });
+      }
+      found.push_back(std::move(c));
+    }
+    for (int i : set) removed[i] = false;
+  };
+  for (int size = 1; size <= std::min(largest, k) && found.size() < 16; ++size) {
+    std::vector<int> set(static_cast<std::size_t>(size));
+    // Every combination of `size` fields, in order.
+    std::function<void(int, int)> choose = [&](int at, int from) {
+      if (at == size) return consider(set);
+      for (int i = from; i < k; ++i) {
+        set[static_cast<std::size_t>(at)] = i;
+        choose(at + 1, i + 1);
+      }
+    };
+    choose(0, 0);
+  }
+  std::stable_sort(found.begin(), found.end(), [&](const Candidate& a, const Candidate& b) {
+    if (a.fields.size() != b.fields.size()) return a.fields.size() < b.fields.size();
+    if (a.back != b.back) return a.back > b.back;
+    if (a.containers != b.containers) return a.containers < b.containers;
+    return a.fields < b.fields;
+  });
+  if (found.size() > max) found.resize(max);
+
+  // What each does to every cycle of the finding.
+  std::vector<FixHint> hints;
+  for (const Candidate& c : found) {
+    FixHint hint;
+    for (int i : c.fields) hint.fields.push_back(fields[i]);
+    std::sort(hint.fields.begin(), hint.fields.end());
+    std::vector<bool> fix(fields.size(), false);
+    for (int i : c.fields) fix[static_cast<std::size_t>(i)] = true;
+    std::vector<int> dropped;  // the targets of the finding's edges that the fix weakens
+    for (int id : f.cycles) {
+      const Cycle& cycle = r_.cycles[id];
+      if (!still_cyclic(local_graph(cycle, false), fix)) ++hint.cycles;
+      for (const Edge& e : cycle.edges) {
+        if (has_object(e.from) && std::binary_search(hint.fields.begin(), hint.fields.end(),
+                                                     field_of(object(e.from).type, e.label))) {
+          dropped.push_back(e.to);
+        }
+      }
+    }
+    hint.freed = freed_when_dropped(dropped, hint.fields);
+    hints.push_back(std::move(hint));
+  }
+  return hints;
+}
+
+std::string fix_text(const FixHint& hint) {
+  std::string fields;
+  for (std::size_t i = 0; i < hint.fields.size(); ++i) {
+    absl::StrAppend(&fields,
+                    i == 0                        ? ""
+                    : i + 1 == hint.fields.size() ? " and "
+                                                  : ", ",
+                    hint.fields[i]);
+  }
+  return absl::StrCat("make ", fields, hint.fields.size() == 1 ? " a Weak" : " Weak");
+}
+
+std::string fixes_line(const std::vector<FixHint>& hints) {
+  if (hints.empty()) return "";
+  const FixHint& best = hints.front();
+  std::string line = absl::StrCat(
+      fix_text(best), " (frees ", best.cycles, best.cycles == 1 ? " cycle, " : " cycles, ",
+      best.freed.objects.size(), " objects, ", best.freed.bytes, " bytes)");
+  for (std::size_t i = 1; i < hints.size(); ++i)
+    absl::StrAppend(&line, "; or ", fix_text(hints[i]));
+  return line;
 }
 
 std::optional<Target> Analysis::target(const std::string& text, bool cycles_allowed) const {

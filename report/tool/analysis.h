@@ -1,5 +1,6 @@
 // What cyclegc-report computes from a report: leaks grouped into findings by cycle shape, by
-// allocation site, and what breaking a cycle's closing edge would free.
+// allocation site, the fields that fix a finding, and what breaking a cycle's closing edge or
+// weakening those fields would free.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,19 @@ struct Freed {
   std::uint64_t bytes = 0;
 };
 
+// A fix for a cycle finding: the fields whose edges, made Weak, break its cycles.
+struct FixHint {
+  std::vector<std::string> fields;  // "Page::doc", sorted
+  std::size_t cycles = 0;           // of the finding's cycles, how many they break
+  Freed freed;                      // what refcounting alone then frees
+};
+
+// "make Page::doc a Weak", "make Buffer::editor and Cursor::buffer Weak".
+std::string fix_text(const FixHint& hint);
+// "make Page::doc a Weak (frees 3 cycles, 9 objects, 432 bytes); or make Document::pages a
+// Weak": the best fix, what it does, and the others.
+std::string fixes_line(const std::vector<FixHint>& hints);
+
 class Analysis {
  public:
   explicit Analysis(const Report& r);
@@ -57,6 +71,12 @@ class Analysis {
   // Costs what it frees and their edges, not the report's size: the html page asks it once per
   // shape.
   Freed freed_by_breaking(const Cycle& c) const;
+  // The sets of fields whose edges, made Weak, leave the finding's example cycle without a
+  // cycle: fewest fields first; then those whose edges point back at older objects (a report's
+  // ids follow the order objects were made, so these are the back-pointers: Page::doc, not
+  // Document::pages); then plain fields before containers. At most `max` hints of at most three
+  // fields each. Costs the hints tried times the finding's members and edges.
+  std::vector<FixHint> fix_hints(const ShapeFinding& f, std::size_t max = 3) const;
   // "function (file:line)" of an object's allocation site, or "unknown".
   std::string site_of(const Object& o) const;
   std::string describe(int id) const;         // "TreeNode(doc0)"
@@ -86,6 +106,13 @@ class Analysis {
   // The report's edges by position of their source, as offsets into out_to_ (CSR).
   std::vector<std::size_t> out_begin_;
   std::vector<std::size_t> out_to_;
+  std::vector<std::size_t> out_edge_;  // the edge each out_to_ entry is, into r_.edges
+  // The field of each edge of r_.edges ("Page::doc"), made once.
+  std::vector<std::string> field_of_edge_;
+  // Refcounting once the edges of `weak_fields` (sorted) stop counting: the objects whose counts
+  // reach zero, starting from one reference less to each of `targets`.
+  Freed freed_when_dropped(const std::vector<int>& targets,
+                           const std::vector<std::string>& weak_fields) const;
 };
 
 }  // namespace cyclegc::report

@@ -171,6 +171,7 @@ svg.cycle { display: block; margin: .5em 0; max-width: 100%; height: auto; }
 .label { font: 12px monospace; fill: #333; text-anchor: middle; }
 .name { font: 12px monospace; text-anchor: middle; }
 .closing-text { color: #c00; }
+.fix { font-size: 1.1em; background: #eef7ee; border-left: 4px solid #4a4; padding: .4em .8em; }
 )";
 
 constexpr const char* kScript = R"(
@@ -218,6 +219,22 @@ std::string html_page(const Analysis& a) {
          << " &times; cycle of " << c.members.size() << " " << esc(a.object(c.members[0]).type)
          << (c.members.size() > 1 ? "…" : "") << " &mdash; " << f.objects << " objects, " << f.bytes
          << " bytes" << (f.suppressed ? " (suppressed)" : "") << "</summary>";
+    if (const auto hints = a.fix_hints(f); !hints.empty()) {
+      const FixHint& best = hints.front();
+      page << "<p class=\"fix\">Fix: make ";
+      for (std::size_t k = 0; k < best.fields.size(); ++k) {
+        page << (k == 0                        ? ""
+                 : k + 1 == best.fields.size() ? " and "
+                                               : ", ")
+             << "<code>" << esc(best.fields[k]) << "</code>";
+      }
+      page << (best.fields.size() == 1 ? " a " : " ") << "<code>Weak</code> &mdash; frees "
+           << best.cycles << (best.cycles == 1 ? " cycle, " : " cycles, ")
+           << best.freed.objects.size() << " objects (" << best.freed.bytes << " bytes).";
+      for (std::size_t k = 1; k < hints.size(); ++k)
+        page << " Or " << esc(fix_text(hints[k])) << ".";
+      page << "</p>";
+    }
     page << "<p>Shape <code>" << esc(f.shape) << "</code>; example cycle c" << c.id << ".</p>";
     if (c.members.size() <= kDrawnMembers) {
       page << cycle_svg(a, c);

@@ -76,7 +76,15 @@ int cmd_summary(const Args& args) {
     j["shapes"] = json::array();
     for (const auto& f : shapes) {
       const Cycle& example = r.cycles[f.cycles.front()];
+      json fixes = json::array();
+      for (const FixHint& h : a.fix_hints(f)) {
+        fixes.push_back({{"fields", h.fields},
+                         {"cycles", h.cycles},
+                         {"frees_objects", h.freed.objects.size()},
+                         {"frees_bytes", h.freed.bytes}});
+      }
       j["shapes"].push_back({{"shape", f.shape},
+                             {"fix", fixes},
                              {"cycles", f.cycles.size()},
                              {"objects", f.objects},
                              {"bytes", f.bytes},
@@ -116,6 +124,9 @@ int cmd_summary(const Args& args) {
                   member_types(a, example).c_str(), plural(f.objects, "object").c_str(),
                   plural(f.bytes, "byte").c_str(), f.suppressed ? " (suppressed)" : "",
                   f.shape.c_str());
+      if (const std::string fix = fixes_line(a.fix_hints(f)); !fix.empty()) {
+        std::printf("     fix: %s\n", fix.c_str());
+      }
       std::printf("     edges: %s\n", shape_text(a, example).c_str());
       std::printf("     closing edge: %s\n", a.describe(example.closing_edge).c_str());
       std::printf("     example: c%d, allocated at %s\n", example.id,
@@ -202,6 +213,10 @@ int cmd_show(const Args& args) {
   const Cycle& c = r.cycles[id];
   const Freed freed = a.freed_by_breaking(c);
   std::printf("cycle c%d: %s, shape %s\n", c.id, member_types(a, c).c_str(), c.shape.c_str());
+  if (const std::string fix = fixes_line(a.fix_hints(ShapeFinding{c.shape, {c.id}}));
+      !fix.empty()) {
+    std::printf("fix: %s\n", fix.c_str());
+  }
   std::printf("edges:\n");
   for (const Edge& e : c.edges) std::printf("  %s\n", a.describe(e).c_str());
   std::printf("closing edge: %s\n", a.describe(c.closing_edge).c_str());

@@ -66,7 +66,7 @@ TEST(ReportJson, BadInputGivesOneErrorSayingWhere) {
   EXPECT_THAT(from_json(R"({"schema":"something else","version":1})").status().message(),
               HasSubstr("$.schema: not a cyclegc report"));
   std::string newer = good;
-  newer.replace(newer.find("\"version\":1"), 11, "\"version\":9");
+  newer.replace(newer.find("\"version\":2"), 11, "\"version\":9");
   EXPECT_THAT(from_json(newer).status().message(),
               HasSubstr("$.version: this tool reads versions 1 to 2, the report is version 9"));
   std::string mistyped = good;

@@ -132,6 +132,10 @@ std::string function_name(absl::string_view function);
 // For display only; the report keeps what the demangler said.
 std::string readable_signature(absl::string_view function);
 
+// The field an edge leaves by, as a fix names it: "Page::doc" for an edge labelled "doc" from a
+// Page, "Document::pages" for "pages[3]".
+std::string field_of(absl::string_view type, absl::string_view label);
+
 // Writing goes straight to text, handed to `sink` in pieces of about a megabyte.
 void to_json(const Report& report, absl::FunctionRef<void(std::string_view)> sink);
 std::string to_json(const Report& report);
