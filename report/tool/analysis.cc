@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace cyclegc::report {
 
@@ -37,6 +38,14 @@ Analysis::Analysis(const Report& r)
     if (from[k] != SIZE_MAX) {
       out_edge_[next[from[k]]] = k;
       out_to_[next[from[k]]++] = static_cast<std::size_t>(ids_.find(r.edges[k].to));
+    }
+  }
+  status_.assign(r.objects.size(), nullptr);
+  for (const auto& [list, status] :
+       {std::pair{&r.collectable, "collectable"}, std::pair{&r.saved_garbage, "saved garbage"},
+        std::pair{&r.uncollectable, "uncollectable"}}) {
+    for (int id : *list) {
+      if (const std::ptrdiff_t at = ids_.find(id); at >= 0) status_[at] = status;
     }
   }
   field_of_edge_.reserve(r.edges.size());
@@ -150,10 +159,19 @@ std::vector<int> Analysis::leaked() const {
 }
 
 std::vector<ShapeFinding> Analysis::shapes() const {
-  std::map<std::string, ShapeFinding> by_shape;
+  std::map<std::pair<std::string, std::string>, ShapeFinding> by_shape;
   for (const Cycle& c : r_.cycles) {
-    ShapeFinding& f = by_shape[c.shape];
+    // A cycle is garbage as a whole or not at all; uncollectable wins (legacy finalizers).
+    const char* status = nullptr;
+    for (int m : c.members) {
+      const std::ptrdiff_t at = ids_.find(m);
+      const char* s = at >= 0 ? status_[at] : nullptr;
+      if (s && (!status || std::string_view(s) == "uncollectable")) status = s;
+    }
+    const std::string status_text = status ? status : "live: held by untraced references";
+    ShapeFinding& f = by_shape[{c.shape, status_text}];
     f.shape = c.shape;
+    f.status = status_text;
     f.cycles.push_back(c.id);
     bool all_suppressed = true;
     for (int m : c.members) {
@@ -387,6 +405,17 @@ std::vector<FixHint> Analysis::fix_hints(const ShapeFinding& f, std::size_t max)
     hints.push_back(std::move(hint));
   }
   return hints;
+}
+
+// "TreeNode -parent-> TreeNode, TreeNode -children[]-> TreeNode": a cycle's kinds of edges.
+std::string shape_text(const Analysis& a, const Cycle& c) {
+  std::set<std::string> kinds;
+  for (const Edge& e : c.edges) {
+    std::string label = e.label.substr(0, e.label.find('['));
+    if (label.size() < e.label.size()) label += "[]";
+    kinds.insert(absl::StrCat(a.object(e.from).type, " -", label, "-> ", a.object(e.to).type));
+  }
+  return absl::StrJoin(kinds, ", ");
 }
 
 std::string fix_text(const FixHint& hint) {

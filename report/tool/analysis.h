@@ -15,9 +15,13 @@
 
 namespace cyclegc::report {
 
-// Identical cycles (one shape) as one finding, with a count, total bytes and one example.
+// Identical cycles (one shape, one status) as one finding, with a count, total bytes and one
+// example. Garbage and live cycles of one shape are different findings: the collector frees
+// the one, nothing frees the other.
 struct ShapeFinding {
   std::string shape;
+  // "collectable", "saved garbage", "uncollectable", or "live: held by untraced references"
+  std::string status;
   std::vector<int> cycles;  // ids; the first is the example
   std::uint64_t objects = 0;
   std::uint64_t bytes = 0;
@@ -55,6 +59,10 @@ std::string fix_text(const FixHint& hint);
 // "make Page::doc a Weak (frees 3 cycles, 9 objects, 432 bytes); or make Document::pages a
 // Weak": the best fix, what it does, and the others.
 std::string fixes_line(const std::vector<FixHint>& hints);
+
+class Analysis;
+// "TreeNode -children[]-> TreeNode, TreeNode -parent-> TreeNode": a cycle's kinds of edges.
+std::string shape_text(const Analysis& a, const Cycle& c);
 
 class Analysis {
  public:
@@ -106,6 +114,7 @@ class Analysis {
   // The report's edges by position of their source, as offsets into out_to_ (CSR).
   std::vector<std::size_t> out_begin_;
   std::vector<std::size_t> out_to_;
+  std::vector<const char*> status_;    // by position: the garbage list an object is in, or null
   std::vector<std::size_t> out_edge_;  // the edge each out_to_ entry is, into r_.edges
   // The field of each edge of r_.edges ("Page::doc"), made once.
   std::vector<std::string> field_of_edge_;

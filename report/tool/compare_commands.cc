@@ -77,11 +77,25 @@ int cmd_diff(const Args& args) {
     }
   };
   compare("leak", leak_keys(old_a), leak_keys(new_a));
+  // What a shape key means, for people: its kinds of edges and its fix.
+  std::map<std::string, std::string> meaning;
+  for (const auto& f : new_a.shapes()) {
+    std::string& text = meaning["shape:" + f.shape];
+    if (!text.empty()) continue;
+    text = shape_text(new_a, new_report->cycles[f.cycles.front()]);
+    if (const auto hints = new_a.fix_hints(f, 1); !hints.empty()) {
+      absl::StrAppend(&text, "; fix: ", fix_text(hints.front()));
+    }
+  }
   compare("live", live_keys(*old_report), live_keys(*new_report));
   if (args.format == "json") {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& c : changes) {
-      j.push_back({{"kind", c.what}, {"key", c.key}, {"before", c.before}, {"after", c.after}});
+      j.push_back({{"kind", c.what},
+                   {"key", c.key},
+                   {"means", meaning.contains(c.key) ? meaning[c.key] : ""},
+                   {"before", c.before},
+                   {"after", c.after}});
     }
     std::printf("%s\n", j.dump(1).c_str());
   } else if (changes.empty()) {
@@ -89,9 +103,10 @@ int cmd_diff(const Args& args) {
                 args.positional[1].c_str());
   } else {
     for (const auto& c : changes) {
-      std::printf("%s %s %s: %llu -> %llu\n", c.before == 0 ? "new" : "grew", c.what.c_str(),
+      const std::string means = meaning.contains(c.key) ? " (" + meaning[c.key] + ")" : "";
+      std::printf("%s %s %s: %llu -> %llu%s\n", c.before == 0 ? "new" : "grew", c.what.c_str(),
                   c.key.c_str(), static_cast<unsigned long long>(c.before),
-                  static_cast<unsigned long long>(c.after));
+                  static_cast<unsigned long long>(c.after), means.c_str());
     }
   }
   bool new_leaks = false;

@@ -218,7 +218,7 @@ std::string html_page(const Analysis& a) {
     page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << f.cycles.size()
          << " &times; cycle of " << c.members.size() << " " << esc(a.object(c.members[0]).type)
          << (c.members.size() > 1 ? "…" : "") << " &mdash; " << f.objects << " objects, " << f.bytes
-         << " bytes" << (f.suppressed ? " (suppressed)" : "") << "</summary>";
+         << " bytes, " << esc(f.status) << (f.suppressed ? " (suppressed)" : "") << "</summary>";
     if (const auto hints = a.fix_hints(f); !hints.empty()) {
       const FixHint& best = hints.front();
       page << "<p class=\"fix\">Fix: make ";

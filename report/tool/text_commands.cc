@@ -19,17 +19,6 @@ std::string plural(std::uint64_t n, const char* word) {
   return absl::StrCat(n, " ", word, n == 1 ? "" : "s");
 }
 
-// "TreeNode -parent-> TreeNode, TreeNode -children[]-> TreeNode": a cycle's kinds of edges.
-std::string shape_text(const Analysis& a, const Cycle& c) {
-  std::set<std::string> kinds;
-  for (const Edge& e : c.edges) {
-    std::string label = e.label.substr(0, e.label.find('['));
-    if (label.size() < e.label.size()) label += "[]";
-    kinds.insert(absl::StrCat(a.object(e.from).type, " -", label, "-> ", a.object(e.to).type));
-  }
-  return absl::StrJoin(kinds, ", ");
-}
-
 std::string member_types(const Analysis& a, const Cycle& c) {
   std::map<std::string, int> count;
   for (int m : c.members) ++count[a.object(m).type];
@@ -84,6 +73,7 @@ int cmd_summary(const Args& args) {
                          {"frees_bytes", h.freed.bytes}});
       }
       j["shapes"].push_back({{"shape", f.shape},
+                             {"status", f.status},
                              {"fix", fixes},
                              {"cycles", f.cycles.size()},
                              {"objects", f.objects},
@@ -120,10 +110,10 @@ int cmd_summary(const Args& args) {
     int n = 0;
     for (const auto& f : shapes) {
       const Cycle& example = r.cycles[f.cycles.front()];
-      std::printf("  #%d %zu x cycle of %s — %s, %s%s  [shape %s]\n", ++n, f.cycles.size(),
+      std::printf("  #%d %zu x cycle of %s — %s, %s, %s%s  [shape %s]\n", ++n, f.cycles.size(),
                   member_types(a, example).c_str(), plural(f.objects, "object").c_str(),
-                  plural(f.bytes, "byte").c_str(), f.suppressed ? " (suppressed)" : "",
-                  f.shape.c_str());
+                  plural(f.bytes, "byte").c_str(), f.status.c_str(),
+                  f.suppressed ? " (suppressed)" : "", f.shape.c_str());
       if (const std::string fix = fixes_line(a.fix_hints(f)); !fix.empty()) {
         std::printf("     fix: %s\n", fix.c_str());
       }
@@ -213,8 +203,10 @@ int cmd_show(const Args& args) {
   const Cycle& c = r.cycles[id];
   const Freed freed = a.freed_by_breaking(c);
   std::printf("cycle c%d: %s, shape %s\n", c.id, member_types(a, c).c_str(), c.shape.c_str());
-  if (const std::string fix = fixes_line(a.fix_hints(ShapeFinding{c.shape, {c.id}}));
-      !fix.empty()) {
+  ShapeFinding alone;
+  alone.shape = c.shape;
+  alone.cycles = {c.id};
+  if (const std::string fix = fixes_line(a.fix_hints(alone)); !fix.empty()) {
     std::printf("fix: %s\n", fix.c_str());
   }
   std::printf("edges:\n");

@@ -145,6 +145,9 @@ TEST_F(ReportToolTest, DiffFindsLeaksAddedBetweenRuns) {
   const std::string after = report_of("leaky_tree", "3 4");
   ProgramRun grew = tool("diff " + before + " " + after);
   EXPECT_THAT(grew.output, ::testing::ContainsRegex("grew leak shape:[0-9a-f]{16}: 1 -> 3"));
+  // A shape is named by its types and fields, and its fix.
+  EXPECT_THAT(grew.output, HasSubstr(": 1 -> 3 (TreeNode -children[]-> TreeNode, TreeNode "
+                                     "-parent-> TreeNode; fix: make TreeNode::parent a Weak)"));
   const std::string with_bus = report_of("leaky_event_bus", "");
   ProgramRun added = tool("diff --fail-on-leak " + before + " " + with_bus);
   EXPECT_EQ(added.status, 1);
@@ -243,6 +246,43 @@ constexpr const char* kHangerReport = R"json({"schema":"cyclegc-report","version
  "live":[],
  "still_reachable":[{"kind":"stack","holder":"main thread","count":1200,"bytes":96000},
                     {"kind":"global","holder":"g_sessions","count":50,"bytes":4000}]})json";
+
+// Two cycles of one shape, one garbage and one that a lambda keeps alive: different fixes
+// (the garbage one the collector frees; the live one nothing does), so two findings.
+constexpr const char* kGarbageAndLiveReport = R"json({"schema":"cyclegc-report","version":2,
+ "process":{"pid":1,"executable":"app","options":"","stack_method":"off","reason":"exit",
+            "time":"2026-12-03T00:00:00Z"},
+ "collections":[],
+ "objects":[
+  {"id":0,"type":"Pair","address":"0x10","size":16,"label":"Pair(a)","generation":-1,
+   "stack":-1,"refcount":1,"untraced_refs":0,"suppressed":false},
+  {"id":1,"type":"Pair","address":"0x20","size":16,"label":"Pair(b)","generation":-1,
+   "stack":-1,"refcount":1,"untraced_refs":0,"suppressed":false},
+  {"id":2,"type":"Pair","address":"0x30","size":16,"label":"Pair(c)","generation":2,
+   "stack":-1,"refcount":2,"untraced_refs":1,"suppressed":false},
+  {"id":3,"type":"Pair","address":"0x40","size":16,"label":"Pair(d)","generation":2,
+   "stack":-1,"refcount":1,"untraced_refs":0,"suppressed":false}],
+ "stacks":[],
+ "edges":[{"from":0,"to":1,"label":"other"},{"from":1,"to":0,"label":"other"},
+          {"from":2,"to":3,"label":"other"},{"from":3,"to":2,"label":"other"}],
+ "collectable":[0,1],"uncollectable":[],"saved_garbage":[],"untraced":[2],"held_by_leaks":[3],
+ "cycles":[{"id":0,"members":[0,1],"closing_edge":{"from":1,"to":0,"label":"other"},
+            "shape":"00000000000000cd"},
+           {"id":1,"members":[2,3],"closing_edge":{"from":3,"to":2,"label":"other"},
+            "shape":"00000000000000cd"}],
+ "chains":[],"live":[]})json";
+
+TEST_F(ReportToolTest, GarbageAndLiveCyclesOfOneShapeAreSeparateFindings) {
+  const std::string report = write("mixed.json", kGarbageAndLiveReport);
+  ProgramRun r = tool("summary " + report);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("1 x cycle of 2 Pair — 2 objects, 32 bytes, collectable"));
+  EXPECT_THAT(r.output, HasSubstr("1 x cycle of 2 Pair — 2 objects, 32 bytes, live: held by "
+                                  "untraced references"));
+  auto json = nlohmann::json::parse(tool("summary --format=json " + report).output);
+  ASSERT_EQ(json["shapes"].size(), 2u);
+  EXPECT_EQ(json["leaked_objects"], 4);
+}
 
 TEST_F(ReportToolTest, ThePageShowsWhatACycleKeepsAliveAndWhatIsStillReachable) {
   const std::string report = write("hanger.json", kHangerReport);
