@@ -189,6 +189,28 @@ std::vector<ShapeFinding> Analysis::shapes() const {
   return out;
 }
 
+std::vector<HolderFinding> Analysis::holders() const {
+  std::map<std::pair<std::string, std::string>, HolderFinding> by_way;
+  for (int id : r_.untraced) {
+    if (!has_object(id)) continue;
+    const Object& o = object(id);
+    HolderFinding& f = by_way[{o.type, site_of(o)}];
+    if (f.objects.empty()) {
+      f.type = o.type;
+      f.site = site_of(o);
+      f.suppressed = true;
+    }
+    f.objects.push_back(id);
+    f.bytes += o.size;
+    f.suppressed &= o.suppressed;
+  }
+  std::vector<HolderFinding> out;
+  for (auto& [way, f] : by_way) out.push_back(std::move(f));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.bytes > b.bytes; });
+  return out;
+}
+
 std::string Analysis::site_of(const Object& o) const {
   if (o.stack < 0 || o.stack >= static_cast<int>(site_of_stack_.size())) return "unknown";
   return site_of_stack_[o.stack];

@@ -36,6 +36,16 @@ struct SiteFinding {
   std::uint64_t bytes = 0;
 };
 
+// Leaked objects held the same way — by untraced references, of one type, made at one site —
+// as one finding with a count and an example.
+struct HolderFinding {
+  std::string type;
+  std::string site;
+  std::vector<int> objects;  // ids; the first is the example
+  std::uint64_t bytes = 0;
+  bool suppressed = false;  // every one suppressed
+};
+
 // An object or cycle named on the command line: "12" is object 12, "c3" is cycle 3.
 struct Target {
   bool is_cycle = false;
@@ -73,8 +83,9 @@ class Analysis {
   bool has_object(int id) const { return ids_.find(id) >= 0; }
   // Objects that count as leaks: garbage and untraced holders, not suppressed.
   std::vector<int> leaked() const;
-  std::vector<ShapeFinding> shapes() const;  // largest first
-  std::vector<SiteFinding> sites() const;    // largest first
+  std::vector<ShapeFinding> shapes() const;    // largest first
+  std::vector<SiteFinding> sites() const;      // largest first
+  std::vector<HolderFinding> holders() const;  // of `untraced`, largest first
   // Refcounting after the closing edge is cleared: the objects whose counts reach zero, in turn.
   // Costs what it frees and their edges, not the report's size: the html page asks it once per
   // shape.

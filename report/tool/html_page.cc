@@ -264,21 +264,31 @@ std::string html_page(const Analysis& a) {
          << " more cycle shapes, smaller than these (<code>cyclegc-report summary</code> lists "
             "them all).</p>";
   }
-  const std::size_t holders = std::min(r.untraced.size(), kListedHolders);
-  for (std::size_t i = 0; i < holders; ++i) {
-    const int id = r.untraced[i];
-    const Object& o = a.object(id);
-    page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << esc(o.label)
-         << " held by " << o.untraced_refs << " untraced reference"
-         << (o.untraced_refs == 1 ? "" : "s") << (o.suppressed ? " (suppressed)" : "")
+  const auto holders = a.holders();
+  const std::size_t listed_holders = std::min(holders.size(), kListedHolders);
+  for (std::size_t i = 0; i < listed_holders; ++i) {
+    const HolderFinding& f = holders[i];
+    const Object& o = a.object(f.objects.front());
+    page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>";
+    if (f.objects.size() == 1) {
+      page << esc(o.label) << " held by " << o.untraced_refs << " untraced reference"
+           << (o.untraced_refs == 1 ? "" : "s");
+    } else {
+      page << f.objects.size() << " &times; " << esc(f.type) << " held by untraced references "
+           << "&mdash; " << f.bytes << " bytes";
+    }
+    page << (f.suppressed ? " (suppressed)" : "")
          << "</summary><p>A lambda, <code>std::function</code> or untracked object that the "
-         << "program lost holds it: no collector can free it.</p>" << stack_html(r, o)
-         << kept_alive_html(a, kept_by, {id}) << "</details>";
+         << "program lost holds " << (f.objects.size() == 1 ? "it" : "each")
+         << ": no collector can free it.";
+    if (f.objects.size() > 1) page << " Example: <code>" << esc(a.describe(o.id)) << "</code>.";
+    page << "</p>" << stack_html(r, o) << kept_alive_html(a, kept_by, {o.id}) << "</details>";
   }
-  if (holders < r.untraced.size()) {
-    page << "<p class=\"muted\" id=\"more-holders\">&hellip; and " << r.untraced.size() - holders
-         << " more objects held by untraced references (<code>cyclegc-report summary</code> "
-            "counts them by type and site).</p>";
+  if (listed_holders < holders.size()) {
+    page << "<p class=\"muted\" id=\"more-holders\">&hellip; and "
+         << holders.size() - listed_holders
+         << " more kinds of object held by untraced references (<code>cyclegc-report summary"
+            "</code> lists them all).</p>";
   }
   if (n == 0) page << "<p id=\"clean\">No leaks.</p>";
   page << still_reachable_html(r);

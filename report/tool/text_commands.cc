@@ -132,10 +132,17 @@ int cmd_summary(const Args& args) {
   }
   if (!r.untraced.empty()) {
     std::printf("\nHeld by untraced references (lambdas, std::function, untracked objects):\n");
-    for (int id : r.untraced) {
-      const Object& o = a.object(id);
-      std::printf("  %s held by %u, allocated at %s%s\n", o.label.c_str(), o.untraced_refs,
-                  a.site_of(o).c_str(), o.suppressed ? " (suppressed)" : "");
+    for (const HolderFinding& f : a.holders()) {
+      const Object& example = a.object(f.objects.front());
+      if (f.objects.size() == 1) {
+        std::printf("  %s held by %u, allocated at %s%s\n", example.label.c_str(),
+                    example.untraced_refs, f.site.c_str(), f.suppressed ? " (suppressed)" : "");
+      } else {
+        std::printf("  %zu x %s held by untraced references, allocated at %s (%s; e.g. %s)%s\n",
+                    f.objects.size(), f.type.c_str(), f.site.c_str(),
+                    plural(f.bytes, "byte").c_str(), example.label.c_str(),
+                    f.suppressed ? " (suppressed)" : "");
+      }
     }
   }
   if (!r.held_by_leaks.empty()) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "report_factory.h"
 #include "sample_source.h"
 #include "subprocess.h"
@@ -282,6 +283,36 @@ TEST_F(ReportToolTest, GarbageAndLiveCyclesOfOneShapeAreSeparateFindings) {
   auto json = nlohmann::json::parse(tool("summary --format=json " + report).output);
   ASSERT_EQ(json["shapes"].size(), 2u);
   EXPECT_EQ(json["leaked_objects"], 4);
+}
+
+// Many objects held the same way (one type, one allocation site, held by untraced references)
+// are one finding with a count, in summary and on the page.
+TEST_F(ReportToolTest, ObjectsHeldTheSameWayAreOneFindingWithACount) {
+  std::string objects, ids;
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppend(&objects, i ? "," : "", R"({"id":)", i,
+                    R"(,"type":"Bus","address":"0x1","size":64,"label":"Bus","generation":2,)"
+                    R"("stack":0,"refcount":1,"untraced_refs":1,"suppressed":false})");
+    absl::StrAppend(&ids, i ? "," : "", i);
+  }
+  const std::string report = write(
+      "buses.json",
+      absl::StrCat(R"({"schema":"cyclegc-report","version":2,"process":{"pid":1,)"
+                   R"("executable":"app","options":"","stack_method":"off","reason":"exit",)"
+                   R"("time":"2026-12-03T00:00:00Z"},"collections":[],"objects":[)",
+                   objects,
+                   R"x(],"stacks":[{"id":0,"frames":[{"function":"leak_buses()","file":"bus.cc",)x"
+                   R"("line":48}]}],"edges":[],"collectable":[],"uncollectable":[],)"
+                   R"("saved_garbage":[],"untraced":[)",
+                   ids, R"(],"cycles":[],"chains":[],"live":[]})"));
+  ProgramRun summary = tool("summary " + report);
+  ASSERT_EQ(summary.status, 0) << summary.output;
+  EXPECT_THAT(
+      summary.output,
+      HasSubstr("  3 x Bus held by untraced references, allocated at leak_buses (bus.cc:48)"));
+  const std::string page = tool("html " + report + " -o -").output;
+  EXPECT_THAT(page, HasSubstr("3 &times; Bus held by untraced references"));
+  EXPECT_EQ(page.find("id=\"finding-1\""), std::string::npos) << "one finding, not three";
 }
 
 TEST_F(ReportToolTest, ThePageShowsWhatACycleKeepsAliveAndWhatIsStillReachable) {
