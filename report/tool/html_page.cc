@@ -2,6 +2,7 @@
 // expandable finding per cycle shape and per untraced holder, each with its cycle drawn as SVG,
 // closing edge, allocation stacks and chains. A search box filters findings; a link of the form
 // page.html#open=finding-N opens finding N when the page loads.
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -244,14 +245,31 @@ std::string html_page(const Analysis& a) {
     page << "<p class=\"closing-text\">Closing edge: <code>" << esc(a.describe(c.closing_edge))
          << "</code> &mdash; breaking it frees " << freed.objects.size() << " objects ("
          << freed.bytes << " bytes).</p><h3>Members and where they were made</h3>";
-    const std::size_t listed = std::min(c.members.size(), kListedMembers);
-    for (std::size_t i = 0; i < listed; ++i) {
-      const int m = c.members[i];
-      page << "<p><code>" << esc(a.describe(m)) << "</code></p>" << stack_html(r, a.object(m));
+    // One stack each, with the members it made, in the order the walk meets them.
+    std::vector<std::pair<int, std::vector<int>>> by_stack;
+    for (int m : c.members) {
+      const int stack = a.object(m).stack;
+      auto it = std::find_if(by_stack.begin(), by_stack.end(),
+                             [&](const auto& group) { return group.first == stack; });
+      if (it == by_stack.end() && by_stack.size() < kListedMembers) {
+        it = by_stack.insert(by_stack.end(), {stack, {}});
+      }
+      if (it != by_stack.end()) it->second.push_back(m);
+    }
+    std::size_t listed = 0;
+    for (const auto& [stack, members] : by_stack) {
+      listed += members.size();
+      page << "<p>";
+      if (members.size() > 1) page << members.size() << " members made here: ";
+      for (std::size_t k = 0; k < std::min(members.size(), kListedMembers); ++k) {
+        page << (k ? ", " : "") << "<code>" << esc(a.describe(members[k])) << "</code>";
+      }
+      if (members.size() > kListedMembers) page << ", &hellip;";
+      page << "</p>" << stack_html(r, a.object(members.front()));
     }
     if (listed < c.members.size()) {
       page << "<p class=\"muted\">&hellip; and " << c.members.size() - listed
-           << " more members (<code>cyclegc-report show REPORT c" << c.id
+           << " more members made elsewhere (<code>cyclegc-report show REPORT c" << c.id
            << "</code> lists them all).</p>";
     }
     if (const std::string kept = kept_alive_html(a, kept_by, c.members); !kept.empty()) {

@@ -315,6 +315,19 @@ TEST_F(ReportToolTest, ObjectsHeldTheSameWayAreOneFindingWithACount) {
   EXPECT_EQ(page.find("id=\"finding-1\""), std::string::npos) << "one finding, not three";
 }
 
+// Members made by one stack are listed once, with a count: a tree of a root and four children
+// shows two stacks, not five.
+TEST_F(ReportToolTest, ThePageListsEachAllocationStackOnceWithItsMembers) {
+  const std::string report = report_of("leaky_tree", "1 4");
+  const std::string page = tool("html " + report + " -o -").output;
+  EXPECT_THAT(page, HasSubstr("4 members made here: <code>TreeNode(para0)</code>, "
+                              "<code>TreeNode(para1)</code>"));
+  std::size_t stacks = 0;
+  for (std::size_t at = 0; (at = page.find("<ol class=\"stack\">", at)) != std::string::npos; ++at)
+    ++stacks;
+  EXPECT_EQ(stacks, 2u);
+}
+
 TEST_F(ReportToolTest, ThePageShowsWhatACycleKeepsAliveAndWhatIsStillReachable) {
   const std::string report = write("hanger.json", kHangerReport);
   ProgramRun page = tool("html " + report + " -o -");
