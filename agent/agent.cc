@@ -135,41 +135,54 @@ std::string still_reachable_line(const report::Report& r) {
 
 // What CPython prints per object, with the allocation site added; then the totals.
 std::size_t print_summary(const report::Report& r, const std::string& path, bool print) {
-  std::size_t leaks = 0, shown = 0;
+  std::size_t shown = 0, suppressed = 0;
   absl::flat_hash_map<int, const report::Object*> by_id;
   for (const auto& o : r.objects) by_id[o.id] = &o;
-  auto line = [&](std::string what, int id) {
-    const report::Object& o = *by_id[id];
-    if (o.suppressed) return;
-    ++leaks;
-    if (what.empty()) {
-      what = absl::StrCat("held by ", o.untraced_refs, " untraced reference",
-                          o.untraced_refs == 1 ? ":" : "s:");
-    }
-    if (print && shown++ < 20) {
+  // Every count is of unsuppressed objects, as cyclegc-report counts them.
+  auto list = [&](const std::vector<int>& ids, std::string what) {
+    std::size_t counted = 0;
+    for (int id : ids) {
+      const report::Object& o = *by_id[id];
+      if (o.suppressed) {
+        ++suppressed;
+        continue;
+      }
+      ++counted;
+      if (!print || shown++ >= 20) continue;
+      std::string said = what;
+      if (said.empty()) {
+        said = absl::StrCat("held by ", o.untraced_refs, " untraced reference",
+                            o.untraced_refs == 1 ? ":" : "s:");
+      }
       // A type without a repr() is labelled "<Type 0x...>", which the line already says.
       const std::string identity = absl::StrCat("<", o.type, " ", o.address, ">");
       const std::string label = o.label == identity ? "" : " " + o.label;
-      std::fprintf(stderr, "cyclegc: %s %s%s%s\n", what.c_str(), identity.c_str(), label.c_str(),
+      std::fprintf(stderr, "cyclegc: %s %s%s%s\n", said.c_str(), identity.c_str(), label.c_str(),
                    where(r, o).c_str());
     }
+    return counted;
   };
-  for (int id : r.saved_garbage) line("garbage", id);
-  for (int id : r.collectable) line("collectable", id);
-  for (int id : r.uncollectable) line("uncollectable", id);
-  for (int id : r.untraced) line("", id);
-  for (int id : r.held_by_leaks) line("kept alive by leaks:", id);
+  const std::size_t saved = list(r.saved_garbage, "garbage");
+  const std::size_t collectable = list(r.collectable, "collectable");
+  const std::size_t uncollectable = list(r.uncollectable, "uncollectable");
+  const std::size_t untraced = list(r.untraced, "");
+  const std::size_t kept = list(r.held_by_leaks, "kept alive by leaks:");
+  const std::size_t leaks = saved + collectable + uncollectable + untraced + kept;
   if (print) {
-    std::string held_by_leaks;
-    if (!r.held_by_leaks.empty()) {
-      held_by_leaks = absl::StrCat(", ", r.held_by_leaks.size(), " kept alive by leaked objects");
+    std::size_t cycles = 0;
+    for (const auto& c : r.cycles) {
+      cycles += std::any_of(c.members.begin(), c.members.end(),
+                            [&](int m) { return !by_id[m]->suppressed; });
     }
+    const std::string kept_text =
+        kept ? absl::StrCat(", ", kept, " kept alive by leaked objects") : "";
+    const std::string suppressed_text =
+        suppressed ? absl::StrCat("; ", suppressed, " suppressed") : "";
     std::fprintf(stderr,
                  "cyclegc: %zu leaked objects (%zu cycles): %zu collectable, %zu saved garbage, "
-                 "%zu uncollectable, %zu held by untraced references%s%s%s\n",
-                 leaks, r.cycles.size(), r.collectable.size(), r.saved_garbage.size(),
-                 r.uncollectable.size(), r.untraced.size(), held_by_leaks.c_str(),
-                 path.empty() ? "" : "; report: ", path.c_str());
+                 "%zu uncollectable, %zu held by untraced references%s%s%s%s\n",
+                 leaks, cycles, collectable, saved, uncollectable, untraced, kept_text.c_str(),
+                 suppressed_text.c_str(), path.empty() ? "" : "; report: ", path.c_str());
     if (!r.still_reachable.empty()) std::fprintf(stderr, "%s\n", still_reachable_line(r).c_str());
   }
   return leaks;

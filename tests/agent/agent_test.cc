@@ -303,6 +303,10 @@ TEST_F(AgentTest, SuppressionsSilenceMatchingLeaks) {
       run_sample("leaky_tree", "1 1", "exitcode=23:suppressions=supp.txt:report_path=r.json");
   EXPECT_EQ(r.status, 0) << r.output;
   for (const auto& o : read_report("r.json").objects) EXPECT_TRUE(o.suppressed);
+  // Every count leaves the suppressed out, and says how many they were (issue 14.4).
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: 0 leaked objects (0 cycles): 0 collectable, 0 saved "
+                                  "garbage, 0 uncollectable, 0 held by untraced references; 2 "
+                                  "suppressed"));
   { std::ofstream(dir_ + "/bad.txt") << "colour:blue\n"; }
   ProgramRun bad = run_sample("leaky_tree", "1 1", "suppressions=bad.txt");
   EXPECT_THAT(bad.output, HasSubstr("cyclegc: ignoring suppressions: bad.txt: line 1: unknown "
