@@ -328,6 +328,22 @@ TEST_F(ReportToolTest, ThePageListsEachAllocationStackOnceWithItsMembers) {
   EXPECT_EQ(stacks, 2u);
 }
 
+// What the program still held at its end never fails CI.
+TEST_F(ReportToolTest, StillReachableObjectsNeverFailOnLeak) {
+  const std::string report =
+      write("held.json",
+            R"({"schema":"cyclegc-report","version":2,"process":{"pid":1,"executable":"app",)"
+            R"("options":"","stack_method":"off","reason":"exit","time":"2026-12-03T00:00:00Z"},)"
+            R"("collections":[],"objects":[],"stacks":[],"edges":[],"collectable":[],)"
+            R"("uncollectable":[],"saved_garbage":[],"untraced":[],"held_by_leaks":[],"cycles":[],)"
+            R"("chains":[],"live":[],"still_reachable":[{"kind":"stack","holder":"main thread",)"
+            R"("count":100000,"bytes":6400000}]})");
+  ProgramRun r = tool("summary --fail-on-leak " + report);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("0 objects leaked"));
+  EXPECT_THAT(r.output, HasSubstr("100000 from main thread (stack"));
+}
+
 TEST_F(ReportToolTest, ThePageShowsWhatACycleKeepsAliveAndWhatIsStillReachable) {
   const std::string report = write("hanger.json", kHangerReport);
   ProgramRun page = tool("html " + report + " -o -");
