@@ -1,6 +1,8 @@
 // cyclegc-report: reads the reports the agent writes (report/SCHEMA.md) and answers what leaked,
 // what holds it, what changed, and whether CI should fail.
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <unistd.h>
@@ -19,8 +21,10 @@ namespace {
 constexpr const char* kHelpText = R"(usage: cyclegc-report COMMAND [OPTIONS] ...
 
 commands:
-  summary REPORT             the leaks that matter first: cycles grouped by shape, allocation
-                             sites, untraced holders, uncollectable and saved garbage, collections
+  summary REPORT...          the leaks that matter first, each cycle finding with its fix:
+                             cycles grouped by shape and status, allocation sites, untraced
+                             holders, still reachable objects, collections; one report after
+                             another (the worst status of all)
   show REPORT ID             one object (ID: a number) or cycle (ID: c<number>): edges, closing
                              edge, every member's allocation stack, what breaking it would free
   chains REPORT [ID]         referrer chains, one hop per line (--stacks adds allocation sites)
@@ -172,9 +176,12 @@ int main(int argc, char** argv) {
     int (*run)(const Args&);
     std::size_t min_args, max_args;
   };
-  static constexpr Command kCommands[] = {{"summary", cmd_summary, 1, 1},  {"show", cmd_show, 2, 2},
-                                          {"chains", cmd_chains, 1, 2},    {"diff", cmd_diff, 2, 2},
-                                          {"dot", cmd_dot, 1, 2},          {"html", cmd_html, 1, 1},
+  static constexpr Command kCommands[] = {{"summary", cmd_summary, 1, SIZE_MAX},
+                                          {"show", cmd_show, 2, 2},
+                                          {"chains", cmd_chains, 1, 2},
+                                          {"diff", cmd_diff, 2, 2},
+                                          {"dot", cmd_dot, 1, 2},
+                                          {"html", cmd_html, 1, 1},
                                           {"baseline", cmd_baseline, 3, 3}};
   for (const auto& c : kCommands) {
     if (args.command != c.name) continue;

@@ -42,9 +42,10 @@ int leak_status(const Args& args, const Analysis& a) {
 
 }  // namespace
 
-int cmd_summary(const Args& args) {
+// One report's summary: printed as text, or added to `out` as JSON.
+int summarize(const std::string& path, const Args& args, json* out) {
   int status = kOk;
-  auto report = load_report(args.positional[0], args, status);
+  auto report = load_report(path, args, status);
   if (!report.ok()) return status;
   const Report& r = *report;
   Analysis a(r);
@@ -58,9 +59,9 @@ int cmd_summary(const Args& args) {
     uncollectable += c.uncollectable;
   }
 
-  if (args.format == "json") {
-    json j;
-    j["report"] = args.positional[0];
+  if (out) {
+    json& j = *out;
+    j["report"] = path;
     j["leaked_objects"] = a.leaked().size();
     j["shapes"] = json::array();
     for (const auto& f : shapes) {
@@ -97,13 +98,11 @@ int cmd_summary(const Args& args) {
     j["uncollectable"] = r.uncollectable;
     j["saved_garbage"] = r.saved_garbage;
     j["collections"] = r.collections.size();
-    std::printf("%s\n", j.dump(1).c_str());
     return leak_status(args, a);
   }
 
-  std::printf("cyclegc report %s: pid %d, %s, %s; stacks by %s\n", args.positional[0].c_str(),
-              r.process.pid, r.process.reason.c_str(), r.process.time.c_str(),
-              r.process.stack_method.c_str());
+  std::printf("cyclegc report %s: pid %d, %s, %s; stacks by %s\n", path.c_str(), r.process.pid,
+              r.process.reason.c_str(), r.process.time.c_str(), r.process.stack_method.c_str());
   std::printf("%s leaked\n", plural(a.leaked().size(), "object").c_str());
   if (!shapes.empty()) {
     std::printf("\nCycles by shape:\n");
@@ -167,6 +166,24 @@ int cmd_summary(const Args& args) {
               absl::StrJoin(by_trigger, ", ").c_str(), static_cast<unsigned long long>(collected),
               static_cast<unsigned long long>(uncollectable));
   return leak_status(args, a);
+}
+
+int cmd_summary(const Args& args) {
+  // Each report in turn (`summary cyclegc.*.json`); the worst status of all.
+  int status = kOk;
+  json all = json::array();
+  for (std::size_t i = 0; i < args.positional.size(); ++i) {
+    json one;
+    if (args.format != "json" && i > 0) std::printf("\n");
+    status = std::max(status,
+                      summarize(args.positional[i], args, args.format == "json" ? &one : nullptr));
+    if (args.format == "json" && !one.is_null()) all.push_back(std::move(one));
+  }
+  if (args.format == "json") {
+    const json& shown = args.positional.size() == 1 && !all.empty() ? all[0] : all;
+    std::printf("%s\n", shown.dump(1).c_str());
+  }
+  return status;
 }
 
 int cmd_show(const Args& args) {

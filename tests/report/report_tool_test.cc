@@ -329,6 +329,26 @@ TEST_F(ReportToolTest, ThePageListsEachAllocationStackOnceWithItsMembers) {
 }
 
 // What the program still held at its end never fails CI.
+// `summary cyclegc.*.json`: each report in turn, the worst status for all; JSON an array.
+TEST_F(ReportToolTest, SummaryTakesSeveralReports) {
+  const std::string tree = report_of("leaky_tree", "1 2");
+  const std::string documents = report_of("leaky_document", "2 0");
+  ProgramRun r = tool("summary --fail-on-leak " + tree + " " + documents);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cyclegc report " + tree));
+  EXPECT_THAT(r.output, HasSubstr("cyclegc report " + documents));
+  EXPECT_THAT(r.output, HasSubstr("fix: make TreeNode::parent a Weak"));
+  EXPECT_THAT(r.output, HasSubstr("fix: make Page::doc a Weak"));
+  auto json = nlohmann::json::parse(tool("summary --format=json " + tree + " " + documents).output);
+  ASSERT_TRUE(json.is_array());
+  EXPECT_EQ(json.size(), 2u);
+  EXPECT_EQ(json[1]["report"], documents);
+  // One unreadable report among them: its line and status, the others still summarised.
+  ProgramRun bad = tool("summary " + tree + " " + write("bad.json", "{") + " " + documents);
+  EXPECT_EQ(bad.status, 3);
+  EXPECT_THAT(bad.output, HasSubstr("cyclegc report " + documents));
+}
+
 TEST_F(ReportToolTest, StillReachableObjectsNeverFailOnLeak) {
   const std::string report =
       write("held.json",
