@@ -82,6 +82,7 @@ struct Agent {
   std::optional<StillHeld> still_held;
   bool program_ended = false;
   std::size_t garbage_before_end = 0;  // garbage() entries the program made itself
+  SavedCollection collection_at_end;   // the one on_program_end ran
 };
 
 Agent* g_agent = nullptr;  // set once by the constructor, never freed: threads may still use it
@@ -204,8 +205,8 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   // The garbage this collection finds is kept for the report; what garbage() held before it
   // started is the program's own (saved garbage). At exit, the garbage found at the program's
   // end is already there (on_program_end).
-  const std::size_t first = collect_saving_garbage().first;
-  const std::size_t before = at_exit && a.program_ended ? a.garbage_before_end : first;
+  const SavedCollection now = collect_saving_garbage();
+  const std::size_t before = at_exit && a.program_ended ? a.garbage_before_end : now.first;
 
   BuildInput in;
   in.stacks = a.stacks.get();
@@ -214,7 +215,11 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
     in.collections.assign(a.collections.begin(), a.collections.end());
   }
   in.garbage_before = before;
-  in.legacy_policy = get_finalizer_policy() == FinalizerPolicy::kLegacy;
+  in.uncollectable.emplace_back(now.uncollectable_first, now.first + now.found);
+  if (at_exit && a.program_ended) {
+    const SavedCollection& end = a.collection_at_end;
+    in.uncollectable.emplace_back(end.uncollectable_first, end.first + end.found);
+  }
   in.at_exit = at_exit;
   if (at_exit && a.program_ended) in.labels = &a.labels;
   if (at_exit && a.still_held) in.still_held = &*a.still_held;
@@ -406,7 +411,8 @@ void on_program_end() {
   stop_worker(*a);
   if (!report_wanted(*a)) return;
   std::lock_guard report_lock(a->report_mu);
-  a->garbage_before_end = collect_saving_garbage().first;
+  a->collection_at_end = collect_saving_garbage();
+  a->garbage_before_end = a->collection_at_end.first;
   take_still_held(*a);  // before anything here holds an object: this frame is a root
   const auto saved = garbage().items();
   const auto live = get_objects();

@@ -325,8 +325,15 @@ report::Report build_report(const BuildInput& in) {
       r.held_by_leaks.push_back(i);
     }
   }
+  // Which garbage is which is the collector's word (SavedCollection), never re-derived here.
   for (std::size_t k = 0; k < garbage_ids.size(); ++k) {
-    (k < in.garbage_before ? r.saved_garbage : r.collectable).push_back(garbage_ids[k]);
+    const bool uncollectable =
+        std::any_of(in.uncollectable.begin(), in.uncollectable.end(),
+                    [k](const auto& r) { return k >= r.first && k < r.second; });
+    (uncollectable           ? r.uncollectable
+     : k < in.garbage_before ? r.saved_garbage
+                             : r.collectable)
+        .push_back(garbage_ids[k]);
   }
 
   // Cycles among reported objects. Their edges are not filled in, nor their members' chains:
@@ -346,20 +353,6 @@ report::Report build_report(const BuildInput& in) {
     walk_cycle(cycle, graph, component_of, cycle.id, mark);
     cycle.shape = shape_fingerprint(cycle, graph, objects, component_of);
     r.cycles.push_back(std::move(cycle));
-  }
-
-  // Under the legacy policy, garbage in a cycle with a finalizer is uncollectable.
-  if (in.legacy_policy) {
-    std::vector<int> still_collectable;
-    for (int id : r.collectable) {
-      bool has_finalizer = false;
-      const int c = component_of[id];
-      for (int m : c >= 0 ? r.cycles[c].members : std::vector<int>{id}) {
-        has_finalizer |= objects[m].header()->type->finalize != nullptr;
-      }
-      (has_finalizer ? r.uncollectable : still_collectable).push_back(id);
-    }
-    r.collectable = std::move(still_collectable);
   }
 
   // Referrer chains. A cycle member's chain is its cycle (the walk in `members`); writing the

@@ -38,7 +38,8 @@ struct BuildInput {
   const StackRecorder* stacks = nullptr;
   std::vector<report::Collection> collections;
   std::size_t garbage_before = 0;  // garbage() entries that predate this report's collection
-  bool legacy_policy = false;
+  // [from, to) ranges of garbage() that the collector found uncollectable (SavedCollection).
+  std::vector<std::pair<std::size_t, std::size_t>> uncollectable;
   // At exit every object still alive was leaked (the program's own globals are gone), so all
   // of them are reported; earlier reports describe the garbage and count the living.
   bool at_exit = false;

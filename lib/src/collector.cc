@@ -543,12 +543,15 @@ void delete_garbage(GcState& s, GcLinks* garbage, GcLinks* old, bool save_all) {
 }
 
 // Uncollectable objects with finalizers go to garbage(), which takes over the collector's pin;
-// the others are kept alive by them. Returns how many objects were uncollectable.
-std::size_t handle_legacy_finalizers(GcState& s, GcLinks* finalizers, GcLinks* old, bool save_all) {
+// the others are kept alive by them. Returns how many objects were uncollectable; `first` (if
+// given) is where they start in garbage(), after the collectable ones a saving collection kept.
+std::size_t handle_legacy_finalizers(GcState& s, GcLinks* finalizers, GcLinks* old, bool save_all,
+                                     std::size_t* first) {
   std::vector<ObjectHeader*> pins;
   std::size_t n = 0;
   {
     std::lock_guard lock(s.mu);
+    if (first) *first = s.garbage.size();
     for (GcLinks* l = finalizers->next; l != finalizers; l = l->next, ++n) {
       ObjectHeader* h = ObjectHeader::from_links(l);
       if (save_all || h->type->finalize) {
@@ -588,7 +591,8 @@ bool collecting_on_this_thread() noexcept { return t_in_collection; }
 
 namespace {
 
-Result collect_main(GcState& s, int generation, bool on_collector_thread, bool save_all) {
+Result collect_main(GcState& s, int generation, bool on_collector_thread, bool save_all,
+                    std::size_t* uncollectable_first) {
   GcLinks young, garbage, finalizers;
   list_init(&young);
   list_init(&finalizers);
@@ -649,7 +653,8 @@ Result collect_main(GcState& s, int generation, bool on_collector_thread, bool s
     finish_garbage(s, &garbage, condemned.any_finalizer, old, debug, r);
   }
   if (debug & DEBUG_UNCOLLECTABLE) debug_objects("uncollectable", &finalizers);
-  r.uncollectable = handle_legacy_finalizers(s, &finalizers, old, debug & DEBUG_SAVEALL);
+  r.uncollectable =
+      handle_legacy_finalizers(s, &finalizers, old, debug & DEBUG_SAVEALL, uncollectable_first);
   end_collecting();
   return r;
 }
@@ -700,7 +705,8 @@ std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running
   s.bytes_since_collection.store(0, std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
   invoke_callbacks(s, Phase::kStart, {generation, 0, 0, trigger});
-  Result r = collect_main(s, generation, t_is_collector_thread, options.save_all);
+  Result r = collect_main(s, generation, t_is_collector_thread, options.save_all,
+                          options.uncollectable_first);
   {
     std::lock_guard lock(s.mu);
     auto& stats = s.stats[generation];

@@ -71,7 +71,9 @@ SavedCollection collect_saving_garbage(int generation) {
   detail::check_generation("collect_saving_garbage", generation);
   SavedCollection c;
   c.found = detail::run_collection(generation, Trigger::kExplicit, /*wait_if_running=*/true,
-                                   {/*save_all=*/true, &c.first});
+                                   {/*save_all=*/true, &c.first, &c.uncollectable_first});
+  // A collection that did not run (one started from inside another) found nothing.
+  c.uncollectable_first = std::clamp(c.uncollectable_first, c.first, c.first + c.found);
   return c;
 }
 

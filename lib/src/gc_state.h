@@ -113,6 +113,8 @@ inline std::unique_lock<std::mutex> lock_settled(GcState& s) {
 struct RunOptions {
   bool save_all = false;                  // keep its garbage, as DEBUG_SAVEALL does
   std::size_t* garbage_before = nullptr;  // garbage().size() when it starts
+  // With save_all: where in garbage() the objects it found uncollectable start.
+  std::size_t* uncollectable_first = nullptr;
 };
 std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running,
                            RunOptions options = {});

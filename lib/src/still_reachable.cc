@@ -57,7 +57,7 @@ struct Objects {
   std::vector<AnyRef> refs;  // pins; its buffer is never scanned
   std::vector<bool> garbage;
   // hidden(header) -> index into refs; hidden(block start) -> -1 (a generation list's link,
-  // never a reference) for the over-aligned types whose header is not kLinks after it.
+  // never a reference) for the over-aligned types, whose header is not right after their links.
   absl::flat_hash_map<Word, std::int32_t> index;
   Word lowest = ~Word{0}, highest = 0;  // of the keys: most words lie outside, unlooked-up
   const std::int32_t* find(Word w) const {

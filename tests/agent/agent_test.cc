@@ -166,6 +166,20 @@ TEST_F(AgentTest, LeaksHeldByLambdasStayLeaksBesideWhatIsStillReachable) {
   for (int id : report.held_by_leaks) EXPECT_EQ(type[id], "Connection");
 }
 
+// What is uncollectable is the collector's word, not the report's guess: under the legacy
+// policy a finalizer makes uncollectable everything it reaches, in a cycle or not.
+TEST_F(AgentTest, UncollectableObjectsAreThoseTheCollectorNamed) {
+  ProgramRun r = run(CYCLEGC_LEGACY_PROGRAM, "", "report_path=r.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto report = read_report("r.json");
+  EXPECT_EQ(report.uncollectable.size(), 3u);
+  EXPECT_TRUE(report.collectable.empty());
+  std::uint64_t said = 0;
+  for (const auto& c : report.collections) said += c.uncollectable;
+  EXPECT_EQ(said, 3u);
+  EXPECT_THAT(r.output, HasSubstr("0 collectable, 0 saved garbage, 3 uncollectable"));
+}
+
 // A stack ends at the program's own outermost frame: the C runtime's start-up (_start,
 // __libc_start_main and what it calls) says nothing a reader could act on.
 TEST_F(AgentTest, StacksEndAtTheProgramsOwnFrames) {

@@ -59,6 +59,10 @@ std::size_t collect(int generation = 2);
 struct SavedCollection {
   std::size_t found = 0;  // as collect() returns
   std::size_t first = 0;
+  // garbage()[first, uncollectable_first) is what it could free; from uncollectable_first on,
+  // what it found uncollectable (the legacy finalizer policy: garbage with a finalizer and all
+  // it reaches). The collector decides; a tool reading garbage() asks, never guesses.
+  std::size_t uncollectable_first = 0;
 };
 SavedCollection collect_saving_garbage(int generation = 2);
 
