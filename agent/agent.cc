@@ -35,7 +35,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cyclegc/cyclegc.h"
@@ -116,14 +115,7 @@ std::string where(const report::Report& r, const report::Object& o) {
 // "cyclegc: 102050 objects still reachable at the program's end, not leaks: 102000 from main
 // thread, 50 from g_sessions" — the largest holders first.
 std::string still_reachable_line(const report::Report& r) {
-  std::vector<const report::StillReachableGroup*> groups;
-  std::uint64_t total = 0;
-  for (const auto& g : r.still_reachable) {
-    groups.push_back(&g);
-    total += g.count;
-  }
-  std::stable_sort(groups.begin(), groups.end(),
-                   [](const auto* a, const auto* b) { return a->count > b->count; });
+  const auto [groups, total] = report::still_reachable_totals(r);
   std::string text = absl::StrCat("cyclegc: ", total,
                                   " objects still reachable at the program's end, not leaks: ");
   constexpr std::size_t kNamed = 5;
@@ -358,23 +350,6 @@ void take_dump_signal(const Agent& a) {
   }
 }
 
-// How a report names a holder: "main thread", "thread 4242 (worker)", or the global's name.
-std::string holder_name(const Holder& h) {
-  if (h.kind == Holder::Kind::kStack) {
-    if (h.thread_id == getpid()) return "main thread";
-    return absl::StrCat("thread ", h.thread_id, h.thread_name.empty() ? "" : " (", h.thread_name,
-                        h.thread_name.empty() ? "" : ")");
-  }
-  std::string name = data_symbol(reinterpret_cast<std::uintptr_t>(h.address));
-  if (name.empty()) name = h.symbol;
-  if (name.empty()) {
-    const std::size_t slash = h.module.rfind('/');
-    return absl::StrCat("a global at 0x", absl::Hex(reinterpret_cast<std::uintptr_t>(h.address)),
-                        " in ", slash == std::string::npos ? h.module : h.module.substr(slash + 1));
-  }
-  return std::string(absl::StrReplaceAll(name, {{"[abi:cxx11]", ""}}));
-}
-
 // The library's scan of what the program still holds, kept as headers and types only: a
 // reference kept to the end would keep the static destructors from freeing what globals hold.
 void take_still_held(Agent& a) {
@@ -384,7 +359,14 @@ void take_still_held(Agent& a) {
   absl::flat_hash_map<std::string, int> group_named;
   std::vector<int> group_of(found.holders.size());
   for (std::size_t h = 0; h < found.holders.size(); ++h) {
-    const Holder& holder = found.holders[h];
+    Holder holder = found.holders[h];
+    // The symbol table names the statics the dynamic one (and so the library) cannot.
+    if (holder.kind == Holder::Kind::kGlobal) {
+      if (std::string symbol = data_symbol(reinterpret_cast<std::uintptr_t>(holder.address));
+          !symbol.empty()) {
+        holder.symbol = std::move(symbol);
+      }
+    }
     std::string name = holder_name(holder);
     const char* kind = holder.kind == Holder::Kind::kStack ? "stack" : "global";
     auto [it, added] = group_named.try_emplace(name, static_cast<int>(held.groups.size()));

@@ -15,25 +15,19 @@ namespace {
 
 bool g_allowed = false;
 
-// The agent's allocation site for `object` ("function (file:line)"), when it is preloaded.
-std::string allocation_site(const void* object) {
+// Asks the preloaded agent, when there is one, for text about `address` through one of its
+// exported functions: "function (file:line)" of an object's allocation, or a global's name
+// from the symbol table, which names the statics the dynamic one (and so dladdr()) leaves out.
+std::string ask_agent(const char* function, const void* address) {
   using Lookup = int (*)(const void*, char*, std::size_t);
-  static const auto lookup =
-      reinterpret_cast<Lookup>(dlsym(RTLD_DEFAULT, "cyclegc_agent_allocation_site"));
-  if (!lookup) return "";
+  const auto lookup = reinterpret_cast<Lookup>(dlsym(RTLD_DEFAULT, function));
   char buf[512];
-  return lookup(object, buf, sizeof buf) > 0 ? absl::StrCat(", allocated at ", buf) : "";
+  return lookup && lookup(address, buf, sizeof buf) > 0 ? std::string(buf) : "";
 }
 
-// The agent's name for the global at `address` (it reads the symbol table, which names the
-// statics that the dynamic one, and so dladdr(), leave out), when it is preloaded.
-std::string agent_symbol(const void* address) {
-  using Lookup = int (*)(const void*, char*, std::size_t);
-  static const auto lookup =
-      reinterpret_cast<Lookup>(dlsym(RTLD_DEFAULT, "cyclegc_agent_data_symbol"));
-  if (!lookup) return "";
-  char buf[512];
-  return lookup(address, buf, sizeof buf) > 0 ? std::string(buf) : "";
+std::string allocation_site(const void* object) {
+  const std::string site = ask_agent("cyclegc_agent_allocation_site", object);
+  return site.empty() ? "" : ", allocated at " + site;
 }
 
 // For each live object, ", still reachable from g_cache" or ", leaked: ...", as the library's
@@ -47,21 +41,14 @@ Reachability reachability() {
   for (const auto& o : get_objects())
     out[o.address()] = ", leaked: nothing the program holds reaches it";
   for (std::size_t i = 0; i < s.objects.size(); ++i) {
-    const Holder& h = s.holders[s.holder[i]];
-    std::string name;
-    if (h.kind == Holder::Kind::kStack) {
-      name = absl::StrCat("the stack of thread ", h.thread_id,
-                          h.thread_name.empty() ? "" : " (" + h.thread_name + ")");
-    } else {
-      name = agent_symbol(h.address);
-      if (name.empty()) name = h.symbol;
-      if (name.empty()) {
-        const std::size_t slash = h.module.rfind('/');
-        name =
-            "a global in " + (slash == std::string::npos ? h.module : h.module.substr(slash + 1));
-      }
+    Holder h = s.holders[s.holder[i]];
+    if (h.kind == Holder::Kind::kGlobal) {
+      if (std::string symbol = ask_agent("cyclegc_agent_data_symbol", h.address); !symbol.empty())
+        h.symbol = std::move(symbol);
     }
-    out[s.objects[i].address()] = ", still reachable from " + name;
+    out[s.objects[i].address()] =
+        absl::StrCat(", still reachable from ",
+                     h.kind == Holder::Kind::kStack ? "the stack of " : "", holder_name(h));
   }
   return out;
 }

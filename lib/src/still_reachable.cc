@@ -35,6 +35,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "cyclegc/gc.h"
 #include "gc_state.h"
 #include "heap_blocks.h"
@@ -385,6 +387,17 @@ class Marker {
 
 }  // namespace
 }  // namespace detail
+
+std::string holder_name(const Holder& h) {
+  if (h.kind == Holder::Kind::kStack) {
+    if (h.thread_id == getpid()) return "main thread";
+    return absl::StrCat("thread ", h.thread_id, h.thread_name.empty() ? "" : " (", h.thread_name,
+                        h.thread_name.empty() ? "" : ")");
+  }
+  if (!h.symbol.empty()) return absl::StrReplaceAll(h.symbol, {{"[abi:cxx11]", ""}});
+  const std::size_t slash = h.module.rfind('/');
+  return "a global in " + (slash == std::string::npos ? h.module : h.module.substr(slash + 1));
+}
 
 // Not inlined, so that its frame is where the calling thread's root starts: the callers' frames
 // and the registers they left in use (spilled here) are the program's; what the scan allocates

@@ -322,6 +322,7 @@ bool still_cyclic(const LocalGraph& g, const std::vector<bool>& removed) {
 std::vector<FixHint> Analysis::fix_hints(const ShapeFinding& f, std::size_t max) const {
   // The fields of the example cycle, and its graph over them.
   std::vector<std::string> fields;
+  std::vector<bool> container;  // by field: its edges carry an index ("pages[2]")
   absl::flat_hash_map<std::string, int> field_index;
   auto local_graph = [&](const Cycle& c, bool add_fields) {
     LocalGraph g;
@@ -336,7 +337,9 @@ std::vector<FixHint> Analysis::fix_hints(const ShapeFinding& f, std::size_t max)
       if (it == field_index.end() && add_fields) {
         it = field_index.emplace(field, static_cast<int>(fields.size())).first;
         fields.push_back(field);
+        container.push_back(false);
       }
+      if (add_fields && e.label.find('[') != std::string::npos) container[it->second] = true;
       const int index = it == field_index.end() ? -1 : it->second;
       g.arcs.push_back({from->second, to->second, index, e.to < e.from});
     }
@@ -372,14 +375,7 @@ std::vector<FixHint> Analysis::fix_hints(const ShapeFinding& f, std::size_t max)
         back += a.back;
       }
       c.back = arcs ? static_cast<double>(back) / static_cast<double>(arcs) : 0;
-      for (int i : set) {
-        c.containers += std::any_of(r_.cycles[f.cycles.front()].edges.begin(),
-                                    r_.cycles[f.cycles.front()].edges.end(), [&](const Edge& e) {
-                                      return e.label.find('[') != std::string::npos &&
-                                             has_object(e.from) &&
-                                             field_of(object(e.from).type, e.label) == fields[i];
-                                    });
-      }
+      for (int i : set) c.containers += container[static_cast<std::size_t>(i)];
       found.push_back(std::move(c));
     }
     for (int i : set) removed[i] = false;

@@ -144,14 +144,11 @@ std::string kept_alive_html(const Analysis& a, const KeptBy& kept_by,
 // The holders of what the program still held at its end: counted, never findings.
 std::string still_reachable_html(const Report& r) {
   if (r.still_reachable.empty()) return "";
-  std::vector<const StillReachableGroup*> groups;
-  for (const auto& g : r.still_reachable) groups.push_back(&g);
-  std::stable_sort(groups.begin(), groups.end(),
-                   [](const auto* x, const auto* y) { return x->count > y->count; });
   std::string out =
       "<h2>Still reachable at the program's end</h2><p class=\"muted\">A thread's stack or a "
       "global still held these when the program ended: not leaks.</p><ul id=\"still-reachable\">";
-  for (const auto* g : groups) {
+  const StillReachableTotals totals = still_reachable_totals(r);
+  for (const auto* g : totals.largest_first) {
     absl::StrAppend(&out, "<li>", g->count, " from <code>", esc(g->holder), "</code> (",
                     esc(g->kind), ", ", g->bytes, " bytes)</li>");
   }
@@ -203,9 +200,7 @@ std::string html_page(const Analysis& a) {
        << " shapes</span><span>" << r.untraced.size() << " held by untraced references</span>"
        << "<span>" << r.uncollectable.size() << " uncollectable</span>";
   if (!r.still_reachable.empty()) {
-    std::uint64_t still = 0;
-    for (const auto& g : r.still_reachable) still += g.count;
-    page << "<span>" << still << " still reachable, not leaks</span>";
+    page << "<span>" << still_reachable_totals(r).objects << " still reachable, not leaks</span>";
   }
   page << "</p>";
   const KeptBy kept_by = kept_by_object(r);

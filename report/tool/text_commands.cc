@@ -27,15 +27,6 @@ std::string member_types(const Analysis& a, const Cycle& c) {
   return absl::StrJoin(parts, " + ");
 }
 
-// The holders of still reachable objects, those that hold the most first.
-std::vector<const StillReachableGroup*> largest_first(const std::vector<StillReachableGroup>& in) {
-  std::vector<const StillReachableGroup*> out;
-  for (const auto& g : in) out.push_back(&g);
-  std::stable_sort(out.begin(), out.end(),
-                   [](const auto* a, const auto* b) { return a->count > b->count; });
-  return out;
-}
-
 int leak_status(const Args& args, const Analysis& a) {
   return args.fail_on_leak && !a.leaked().empty() ? kLeaksFound : kOk;
 }
@@ -91,7 +82,8 @@ int summarize(const std::string& path, const Args& args, json* out) {
     j["untraced"] = r.untraced;
     j["held_by_leaks"] = r.held_by_leaks;
     j["still_reachable"] = json::array();
-    for (const auto* g : largest_first(r.still_reachable)) {
+    const StillReachableTotals held = still_reachable_totals(r);
+    for (const auto* g : held.largest_first) {
       j["still_reachable"].push_back(
           {{"kind", g->kind}, {"holder", g->holder}, {"objects", g->count}, {"bytes", g->bytes}});
     }
@@ -149,11 +141,10 @@ int summarize(const std::string& path, const Args& args, json* out) {
                 plural(r.held_by_leaks.size(), "object").c_str());
   }
   if (!r.still_reachable.empty()) {
-    std::uint64_t total = 0;
-    for (const auto& g : r.still_reachable) total += g.count;
+    const auto [groups, total] = still_reachable_totals(r);
     std::printf("\nStill reachable at the program's end, not leaks: %s\n",
                 plural(total, "object").c_str());
-    for (const auto* g : largest_first(r.still_reachable)) {
+    for (const auto* g : groups) {
       std::printf("  %6llu from %s (%s, %s)\n", static_cast<unsigned long long>(g->count),
                   g->holder.c_str(), g->kind.c_str(), plural(g->bytes, "byte").c_str());
     }

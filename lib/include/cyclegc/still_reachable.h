@@ -38,6 +38,10 @@ struct Holder {
   std::string symbol;
 };
 
+// How reports name a holder: "main thread", "thread 4242 (worker)", the global's symbol
+// ("g_sessions"; a symbolizer may set a better one first), or "a global in app".
+std::string holder_name(const Holder& holder);
+
 struct StillReachable {
   std::vector<AnyRef> objects;      // every still reachable live tracked object, once
   std::vector<std::size_t> holder;  // objects[i] is held from holders[holder[i]]

@@ -136,6 +136,14 @@ std::string readable_signature(absl::string_view function);
 // Page, "Document::pages" for "pages[3]".
 std::string field_of(absl::string_view type, absl::string_view label);
 
+// What the program still held at its end: its holders, those that held the most first, and how
+// many objects they held in all.
+struct StillReachableTotals {
+  std::vector<const StillReachableGroup*> largest_first;  // into the report
+  std::uint64_t objects = 0;
+};
+StillReachableTotals still_reachable_totals(const Report& r);
+
 // Writing goes straight to text, handed to `sink` in pieces of about a megabyte.
 void to_json(const Report& report, absl::FunctionRef<void(std::string_view)> sink);
 std::string to_json(const Report& report);
