@@ -353,8 +353,12 @@ void registry_before_fork() { registry().mu.lock(); }
 void registry_after_fork_parent() { registry().mu.unlock(); }
 void registry_after_fork_child() {
   Registry& r = registry();
-  r.records.clear();  // only this thread exists in the child
-  if (t_mutator.registered) r.records.push_back(&t_mutator);
+  r.records.clear();  // only this thread exists in the child, under the child's own ids
+  if (t_mutator.registered) {
+    t_mutator.tid = gettid();
+    t_mutator.thread = pthread_self();
+    r.records.push_back(&t_mutator);
+  }
   r.collector = nullptr;
   r.stopping = false;  // a stop in the parent is not the child's
   r.straggler = nullptr;

@@ -8,6 +8,7 @@
 // through its trace), and each kind of memory that must hold nothing (a lost heap block, a
 // lambda capture owned by a leaked cycle, weak references, garbage).
 #include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -91,6 +92,23 @@ TEST_F(StillReachableTest, ALocalVectorsBufferHoldsItsObjectsFromThisThread) {
     EXPECT_EQ(h->kind, Holder::Kind::kStack);
     EXPECT_EQ(h->thread_id, gettid());
   }
+}
+
+// A forked child's one thread is the thread that forked, under its own id: the scan names it
+// so, not by the parent's id.
+TEST_F(StillReachableTest, AForkedChildNamesItsOwnThread) {
+  const auto parents = make<Node>("the parent's");  // this thread uses cyclegc before it forks
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const auto held = make<Node>("the child's");
+    const StillReachable s = find_still_reachable();
+    const Holder* h = holder_of(s, AnyRef(held));
+    _exit(h && h->kind == Holder::Kind::kStack && h->thread_id == gettid() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST_F(StillReachableTest, AnObjectInALostHeapBlockIsLeaked) {
