@@ -329,6 +329,21 @@ TEST_F(ReportToolTest, ThePageListsEachAllocationStackOnceWithItsMembers) {
 }
 
 // What the program still held at its end never fails CI.
+// Counts near the cap add up to the cap, never wrap round to a small number.
+TEST_F(ReportToolTest, StillReachableCountsSaturate) {
+  const std::string report =
+      write("huge.json",
+            R"({"schema":"cyclegc-report","version":2,"process":{"pid":1,"executable":"app",)"
+            R"("options":"","stack_method":"off","reason":"exit","time":"t"},"collections":[],)"
+            R"("objects":[],"stacks":[],"edges":[],"collectable":[],"uncollectable":[],)"
+            R"("saved_garbage":[],"untraced":[],"cycles":[],"chains":[],"live":[],)"
+            R"("still_reachable":[{"kind":"global","holder":"a","count":18446744073709551615,)"
+            R"("bytes":1},{"kind":"stack","holder":"b","count":5,"bytes":1}]})");
+  ProgramRun r = tool("summary " + report);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("not leaks: 18446744073709551615 objects"));
+}
+
 // `summary cyclegc.*.json`: each report in turn, the worst status for all; JSON an array.
 TEST_F(ReportToolTest, SummaryTakesSeveralReports) {
   const std::string tree = report_of("leaky_tree", "1 2");
