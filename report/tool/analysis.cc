@@ -34,11 +34,20 @@ Analysis::Analysis(const Report& r)
   out_to_.resize(out_begin_.back());
   out_edge_.resize(out_begin_.back());
   std::vector<std::size_t> next(out_begin_.begin(), out_begin_.end() - 1);
+  in_begin_.assign(r.objects.size() + 1, 0);
   for (std::size_t k = 0; k < r.edges.size(); ++k) {
     if (from[k] != SIZE_MAX) {
       out_edge_[next[from[k]]] = k;
-      out_to_[next[from[k]]++] = static_cast<std::size_t>(ids_.find(r.edges[k].to));
+      const std::size_t to = static_cast<std::size_t>(ids_.find(r.edges[k].to));
+      out_to_[next[from[k]]++] = to;
+      ++in_begin_[to + 1];
     }
+  }
+  for (std::size_t i = 1; i < in_begin_.size(); ++i) in_begin_[i] += in_begin_[i - 1];
+  in_edge_.resize(in_begin_.back());
+  next.assign(in_begin_.begin(), in_begin_.end() - 1);
+  for (std::size_t k = 0; k < out_edge_.size(); ++k) {
+    in_edge_[next[out_to_[k]]++] = out_edge_[k];
   }
   status_.assign(r.objects.size(), nullptr);
   for (const auto& [list, status] :
@@ -53,6 +62,15 @@ Analysis::Analysis(const Report& r)
     field_of_edge_.push_back(
         from[k] == SIZE_MAX ? std::string() : field_of(r.objects[from[k]].type, r.edges[k].label));
   }
+}
+
+std::vector<const Edge*> Analysis::retainers(int id) const {
+  std::vector<const Edge*> out;
+  const std::ptrdiff_t at = ids_.find(id);
+  if (at < 0) return out;
+  for (std::size_t k = in_begin_[at]; k < in_begin_[at + 1]; ++k)
+    out.push_back(&r_.edges[in_edge_[k]]);
+  return out;
 }
 
 const Chain* Analysis::chain(int id) const {
@@ -426,6 +444,14 @@ std::vector<FixHint> Analysis::fix_hints(const ShapeFinding& f, std::size_t max)
 }
 
 // "TreeNode -parent-> TreeNode, TreeNode -children[]-> TreeNode": a cycle's kinds of edges.
+std::string member_types(const Analysis& a, const Cycle& c) {
+  std::map<std::string, int> count;
+  for (int m : c.members) ++count[a.object(m).type];
+  std::vector<std::string> parts;
+  for (const auto& [type, n] : count) parts.push_back(absl::StrCat(n, " ", type));
+  return absl::StrJoin(parts, " + ");
+}
+
 std::string shape_text(const Analysis& a, const Cycle& c) {
   std::set<std::string> kinds;
   for (const Edge& e : c.edges) {

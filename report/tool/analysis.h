@@ -73,6 +73,8 @@ std::string fixes_line(const std::vector<FixHint>& hints);
 class Analysis;
 // "TreeNode -children[]-> TreeNode, TreeNode -parent-> TreeNode": a cycle's kinds of edges.
 std::string shape_text(const Analysis& a, const Cycle& c);
+// "1 Document + 3 Page": a cycle's members by type.
+std::string member_types(const Analysis& a, const Cycle& c);
 
 class Analysis {
  public:
@@ -110,6 +112,8 @@ class Analysis {
   std::vector<Edge> chain_path(int id, std::size_t max_hops = SIZE_MAX,
                                std::size_t* elided = nullptr) const;
   const Chain* chain(int id) const;
+  // The report's edges into an object: what retains it (the page's retainers view).
+  std::vector<const Edge*> retainers(int id) const;
   const Report& report() const { return r_; }
 
  private:
@@ -127,6 +131,9 @@ class Analysis {
   std::vector<std::size_t> out_to_;
   std::vector<const char*> status_;    // by position: the garbage list an object is in, or null
   std::vector<std::size_t> out_edge_;  // the edge each out_to_ entry is, into r_.edges
+  // The same edges by position of their target (CSR into in_edge_, indices into r_.edges).
+  std::vector<std::size_t> in_begin_;
+  std::vector<std::size_t> in_edge_;
   // The field of each edge of r_.edges ("Page::doc"), made once.
   std::vector<std::string> field_of_edge_;
   // Refcounting once the edges of `weak_fields` (sorted) stop counting: the objects whose counts

@@ -5,11 +5,11 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "analysis.h"
 #include "cli.h"
 #include "cyclegc_report/untrusted.h"
+#include "graph_drawing.h"
 
 namespace cyclegc::report {
 namespace {
@@ -48,10 +48,6 @@ std::map<std::string, std::uint64_t> live_keys(const Report& r) {
     keys[absl::StrCat(g.type, " at ", site)] += g.count;
   }
   return keys;
-}
-
-std::string dot_escape(const std::string& s) {
-  return absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
 }
 
 }  // namespace
@@ -161,11 +157,11 @@ int cmd_dot(const Args& args) {
   if (!report.ok()) return status;
   const Report& r = *report;
   Analysis a(r);
-  std::set<int> nodes;
-  std::vector<Edge> edges;
-  std::set<std::tuple<int, int, std::string>> closing;
+  Drawing d;
+  std::set<int>& nodes = d.nodes;
+  std::vector<Edge>& edges = d.edges;
   for (const Cycle& c : r.cycles)
-    closing.insert({c.closing_edge.from, c.closing_edge.to, c.closing_edge.label});
+    d.closing.insert({c.closing_edge.from, c.closing_edge.to, c.closing_edge.label});
   if (args.positional.size() == 2) {
     const auto target = a.target(args.positional[1], /*cycles_allowed=*/true);
     if (!target) return kUsage;
@@ -195,18 +191,7 @@ int cmd_dot(const Args& args) {
       edges.insert(edges.end(), c.edges.begin(), c.edges.end());
     }
   }
-  std::printf("digraph cyclegc {\n  node [shape=box, fontname=\"monospace\"];\n");
-  for (int id : nodes) {
-    const Object& o = a.object(id);
-    std::printf("  n%d [label=\"%s\\n%s\"%s];\n", id, dot_escape(o.type).c_str(),
-                dot_escape(o.label).c_str(), o.suppressed ? ", style=dashed" : "");
-  }
-  for (const Edge& e : edges) {
-    const bool closes = closing.count({e.from, e.to, e.label}) > 0;
-    std::printf("  n%d -> n%d [label=\"%s\"%s];\n", e.from, e.to, dot_escape(e.label).c_str(),
-                closes ? ", color=red, penwidth=2" : "");
-  }
-  std::printf("}\n");
+  std::fputs(dot_text(a, d, NodeText::kTypeAndLabel).c_str(), stdout);
   return kOk;
 }
 

@@ -3,15 +3,17 @@
 // closing edge, allocation stacks and chains. A search box filters findings; a link of the form
 // page.html#open=finding-N opens finding N when the page loads.
 #include <algorithm>
-#include <cmath>
 #include <deque>
 #include <map>
 #include <sstream>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "analysis.h"
+#include "graph_drawing.h"
+#include "graph_layout.h"
 #include "html_page.h"
 
 namespace cyclegc::report {
@@ -21,55 +23,16 @@ std::string esc(const std::string& s) {
   return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
 }
 
-// The members on a circle, edges as arrows with their labels; the closing edge in red.
-std::string cycle_svg(const Analysis& a, const Cycle& c) {
-  const int n = static_cast<int>(c.members.size());
-  const double radius = n == 1 ? 0 : std::max(90.0, 30.0 * n);
-  const double size = 2 * radius + 260;
-  std::map<int, std::pair<double, double>> at;
-  for (int i = 0; i < n; ++i) {
-    const double angle = 2 * M_PI * i / n - M_PI / 2;
-    at[c.members[i]] = {size / 2 + radius * std::cos(angle), size / 2 + radius * std::sin(angle)};
-  }
-  std::ostringstream svg;
-  svg << "<svg class=\"cycle\" viewBox=\"0 0 " << size << " " << size << "\" width=\"" << size
-      << "\" height=\"" << size << "\">"
-      << "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\""
-         " markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\"/>"
-         "</marker></defs>";
-  for (const Edge& e : c.edges) {
-    auto [x1, y1] = at[e.from];
-    auto [x2, y2] = at[e.to];
-    const bool closing = e.from == c.closing_edge.from && e.to == c.closing_edge.to &&
-                         e.label == c.closing_edge.label;
-    if (e.from == e.to) {  // a self-loop: a small arc above the node
-      svg << "<path d=\"M" << x1 - 20 << "," << y1 - 14 << " C" << x1 - 40 << "," << y1 - 70 << " "
-          << x1 + 40 << "," << y1 - 70 << " " << x1 + 20 << "," << y1 - 14
-          << "\" fill=\"none\" class=\"" << (closing ? "edge closing" : "edge")
-          << "\" marker-end=\"url(#arrow)\"/><text x=\"" << x1 << "\" y=\"" << y1 - 62
-          << "\" class=\"label\">" << esc(e.label) << "</text>";
-      continue;
-    }
-    const double dx = x2 - x1, dy = y2 - y1, len = std::hypot(dx, dy);
-    const double ux = dx / len, uy = dy / len;
-    // Offset sideways so that a->b and b->a do not overlap.
-    const double ox = -uy * 8, oy = ux * 8;
-    svg << "<line x1=\"" << x1 + ux * 22 + ox << "\" y1=\"" << y1 + uy * 22 + oy << "\" x2=\""
-        << x2 - ux * 22 + ox << "\" y2=\"" << y2 - uy * 22 + oy << "\" class=\""
-        << (closing ? "edge closing" : "edge")
-        << "\" marker-end=\"url(#arrow)\"/>"
-        // The label sits a third of the way from the source, so opposite edges' labels part.
-        << "<text x=\"" << x1 + dx / 3 + ox * 2.5 << "\" y=\"" << y1 + dy / 3 + oy * 2.5
-        << "\" class=\"label\">" << esc(e.label) << "</text>";
-  }
-  for (int m : c.members) {
-    auto [x, y] = at[m];
-    svg << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"20\" class=\"node\"/>"
-        << "<text x=\"" << x << "\" y=\"" << y + 36 << "\" class=\"name\">"
-        << esc(a.object(m).label) << "</text>";
-  }
-  svg << "</svg>";
-  return svg.str();
+// The cycle as Graphviz lays it out; if Graphviz cannot (its plugins missing), its edges as text.
+std::string cycle_drawing_html(const Analysis& a, const Cycle& c) {
+  const auto svg = layout_svg(dot_text(a, cycle_drawing(c), NodeText::kLabel));
+  if (svg.ok()) return absl::StrCat("<div class=\"cycle\">", *svg, "</div>");
+  std::string out =
+      absl::StrCat("<p class=\"muted\">Not drawn: ", esc(std::string(svg.status().message())),
+                   ". Its edges:</p><ul>");
+  for (const Edge& e : c.edges)
+    absl::StrAppend(&out, "<li><code>", esc(a.describe(e)), "</code></li>");
+  return out + "</ul>";
 }
 
 // A page stays readable, and small enough for a browser, whatever the report holds: a cycle of
@@ -163,26 +126,194 @@ h1 { font-size: 1.5em; } .muted { color: #777; }
 details { border: 1px solid #ddd; border-radius: 6px; margin: .6em 0; padding: .4em .8em; }
 details[open] { background: #fcfcfc; } summary { cursor: pointer; font-weight: 600; }
 code { font-size: .92em; } .stack { margin: .2em 0 .8em; }
-svg.cycle { display: block; margin: .5em 0; max-width: 100%; height: auto; }
-.node { fill: #dbe9ff; stroke: #3465a4; stroke-width: 2; }
-.edge { stroke: #555; stroke-width: 1.5; } .edge.closing { stroke: #c00; stroke-width: 3; }
-.label { font: 12px monospace; fill: #333; text-anchor: middle; }
-.name { font: 12px monospace; text-anchor: middle; }
+div.cycle svg { display: block; margin: .5em 0; max-width: 100%; height: auto; }
+ul.retainers { list-style: none; padding-left: 1.2em; margin: .2em 0; }
+ul.retainers li.root { color: #a40; } details.retainer { border: none; margin: 0; padding: 0; }
+details.retainer summary { font-weight: normal; }
 .closing-text { color: #c00; }
 .fix { font-size: 1.1em; background: #eef7ee; border-left: 4px solid #4a4; padding: .4em .8em; }
 )";
 
 constexpr const char* kScript = R"(
 const search = document.getElementById('search');
+const shown = document.getElementById('shown');
 search.addEventListener('input', () => {
   const q = search.value.toLowerCase();
-  for (const f of document.querySelectorAll('details.finding')) {
-    f.style.display = f.textContent.toLowerCase().includes(q) ? '' : 'none';
+  const findings = document.querySelectorAll('details.finding');
+  let n = 0;
+  for (const f of findings) {
+    const match = f.textContent.toLowerCase().includes(q);
+    f.style.display = match ? '' : 'none';
+    n += match;
   }
+  shown.textContent = q ? n + ' of ' + findings.length + ' findings match' : '';
 });
 const m = location.hash.match(/^#open=(.+)$/);
 if (m) { const f = document.getElementById(m[1]); if (f) { f.open = true; f.scrollIntoView(); } }
 )";
+
+// A finding's section of the page, and the bytes it is sorted by.
+struct Section {
+  std::uint64_t bytes;
+  std::string html;
+};
+
+// Who holds an object, as Chrome DevTools' Retainers panel shows it: the object's untraced
+// references, then each edge into it, each retainer opening onto its own retainers. Bounded: at
+// most kRetainerRows rows, kRetainerDepth deep, an object met again above is named, not opened.
+constexpr std::size_t kRetainerRows = 40;
+constexpr std::size_t kRetainerDepth = 6;
+void retainers_rows(const Analysis& a, int id, std::vector<int>& above, std::size_t& rows,
+                    std::string& out) {
+  const Object& o = a.object(id);
+  out += "<ul class=\"retainers\">";
+  if (o.untraced_refs > 0 && rows < kRetainerRows) {
+    ++rows;
+    absl::StrAppend(&out, "<li class=\"root\">", o.untraced_refs, " untraced reference",
+                    o.untraced_refs == 1 ? "" : "s",
+                    " (a lambda, <code>std::function</code> or untracked object)</li>");
+  }
+  for (const Edge* e : a.retainers(id)) {
+    if (rows >= kRetainerRows) {
+      out += "<li class=\"muted\">&hellip;</li>";
+      break;
+    }
+    ++rows;
+    const std::string row = absl::StrCat("<code>.", esc(e->label), "</code> of <code>",
+                                         esc(a.describe(e->from)), "</code>");
+    if (std::find(above.begin(), above.end(), e->from) != above.end()) {
+      absl::StrAppend(&out, "<li>", row, " <span class=\"muted\">(above: a cycle)</span></li>");
+    } else if (above.size() >= kRetainerDepth) {
+      absl::StrAppend(&out, "<li>", row, " <span class=\"muted\">&hellip;</span></li>");
+    } else {
+      absl::StrAppend(&out, "<li><details class=\"retainer\"><summary>", row, "</summary>");
+      above.push_back(e->from);
+      retainers_rows(a, e->from, above, rows, out);
+      above.pop_back();
+      out += "</details></li>";
+    }
+  }
+  out += "</ul>";
+}
+
+std::string retainers_html(const Analysis& a, int id) {
+  std::string out = absl::StrCat("<h3>Retainers of <code>", esc(a.describe(id)), "</code></h3>");
+  std::vector<int> above = {id};
+  std::size_t rows = 0;
+  retainers_rows(a, id, above, rows, out);
+  return out;
+}
+
+std::string fix_html(const std::vector<FixHint>& hints) {
+  if (hints.empty()) return "";
+  const FixHint& best = hints.front();
+  std::string out = "<p class=\"fix\">Fix: make ";
+  for (std::size_t k = 0; k < best.fields.size(); ++k) {
+    absl::StrAppend(&out,
+                    k == 0                        ? ""
+                    : k + 1 == best.fields.size() ? " and "
+                                                  : ", ",
+                    "<code>", esc(best.fields[k]), "</code>");
+  }
+  absl::StrAppend(
+      &out, best.fields.size() == 1 ? " a " : " ", "<code>Weak</code> &mdash; frees ", best.cycles,
+      best.cycles == 1 ? " cycle, " : " cycles, ", best.freed.objects.size(),
+      best.freed.objects.size() == 1 ? " object (" : " objects (", best.freed.bytes, " bytes).");
+  for (std::size_t k = 1; k < hints.size(); ++k)
+    absl::StrAppend(&out, " Or ", esc(fix_text(hints[k])), ".");
+  return out + "</p>";
+}
+
+// One stack each, with the members it made, in the order the walk meets them.
+std::string members_html(const Analysis& a, const Cycle& c) {
+  std::vector<std::pair<int, std::vector<int>>> by_stack;
+  for (int m : c.members) {
+    const int stack = a.object(m).stack;
+    auto it = std::find_if(by_stack.begin(), by_stack.end(),
+                           [&](const auto& group) { return group.first == stack; });
+    if (it == by_stack.end() && by_stack.size() < kListedMembers) {
+      it = by_stack.insert(by_stack.end(), {stack, {}});
+    }
+    if (it != by_stack.end()) it->second.push_back(m);
+  }
+  std::string out = "<h3>Members and where they were made</h3>";
+  std::size_t listed = 0;
+  for (const auto& [stack, members] : by_stack) {
+    listed += members.size();
+    out += "<p>";
+    if (members.size() > 1) absl::StrAppend(&out, members.size(), " members made here: ");
+    for (std::size_t k = 0; k < std::min(members.size(), kListedMembers); ++k) {
+      absl::StrAppend(&out, k ? ", " : "", "<code>", esc(a.describe(members[k])), "</code>");
+    }
+    if (members.size() > kListedMembers) out += ", &hellip;";
+    absl::StrAppend(&out, "</p>", stack_html(a.report(), a.object(members.front())));
+  }
+  if (listed < c.members.size()) {
+    absl::StrAppend(&out, "<p class=\"muted\">&hellip; and ", c.members.size() - listed,
+                    " more members made elsewhere (<code>cyclegc-report show REPORT c", c.id,
+                    "</code> lists them all).</p>");
+  }
+  return out;
+}
+
+// Graphviz lays out the drawings of the kDrawnFindings largest findings: each costs it a few
+// milliseconds, and a page of 500 findings is read from the top.
+constexpr std::size_t kDrawnFindings = 100;
+
+std::string shape_section(const Analysis& a, const KeptBy& kept_by, const ShapeFinding& f,
+                          bool drawn) {
+  const Cycle& c = a.report().cycles[f.cycles.front()];
+  const Freed freed = a.freed_by_breaking(c);
+  std::string out =
+      absl::StrCat("<summary>", f.cycles.size(), " &times; cycle of ", esc(member_types(a, c)),
+                   " &mdash; ", f.objects, " objects, ", f.bytes, " bytes, ", esc(f.status),
+                   f.suppressed ? " (suppressed)" : "", "</summary>", fix_html(a.fix_hints(f)),
+                   "<p>Shape <code>", esc(f.shape), "</code>; example cycle c", c.id, ".</p>");
+  if (c.members.size() > kDrawnMembers) {
+    out += members_by_type(a, c);
+  } else if (drawn) {
+    out += cycle_drawing_html(a, c);
+  } else {
+    absl::StrAppend(&out, "<p class=\"muted\">Drawn for the ", kDrawnFindings,
+                    " largest findings only: <code>cyclegc-report dot REPORT c", c.id,
+                    "</code> draws this one.</p>");
+  }
+  absl::StrAppend(&out, "<p class=\"closing-text\">Closing edge: <code>",
+                  esc(a.describe(c.closing_edge)), "</code> &mdash; breaking it frees ",
+                  freed.objects.size(), " objects (", freed.bytes, " bytes).</p>",
+                  members_html(a, c));
+  if (const std::string kept = kept_alive_html(a, kept_by, c.members); !kept.empty()) {
+    absl::StrAppend(&out, "<h3>Hanging off the cycle</h3>", kept);
+  }
+  if (absl::StartsWith(f.status, "live")) {
+    // A live cycle: what holds it is the question, as for a held object.
+    const auto held = std::find_if(c.members.begin(), c.members.end(),
+                                   [&](int m) { return a.object(m).untraced_refs > 0; });
+    out += retainers_html(a, held != c.members.end() ? *held : c.members.front());
+  }
+  return out;
+}
+
+std::string holder_section(const Analysis& a, const KeptBy& kept_by, const HolderFinding& f) {
+  const Object& o = a.object(f.objects.front());
+  std::string out = "<summary>";
+  if (f.objects.size() == 1) {
+    absl::StrAppend(&out, esc(o.label), " held by ", o.untraced_refs, " untraced reference",
+                    o.untraced_refs == 1 ? "" : "s", " &mdash; ", f.bytes, " bytes");
+  } else {
+    absl::StrAppend(&out, f.objects.size(), " &times; ", esc(f.type),
+                    " held by untraced references &mdash; ", f.bytes, " bytes");
+  }
+  absl::StrAppend(&out, f.suppressed ? " (suppressed)" : "",
+                  "</summary><p>A lambda, <code>std::function</code> or untracked object that the "
+                  "program lost holds ",
+                  f.objects.size() == 1 ? "it" : "each", ": no collector can free it.");
+  if (f.objects.size() > 1)
+    absl::StrAppend(&out, " Example: <code>", esc(a.describe(o.id)), "</code>.");
+  absl::StrAppend(&out, "</p>", stack_html(a.report(), o), retainers_html(a, o.id),
+                  kept_alive_html(a, kept_by, {o.id}));
+  return out;
+}
 
 }  // namespace
 
@@ -204,98 +335,29 @@ std::string html_page(const Analysis& a) {
   }
   page << "</p>";
   const KeptBy kept_by = kept_by_object(r);
-  page << "<input id=\"search\" placeholder=\"Search findings: type, label, file...\">";
-  int n = 0;
+  page << "<input id=\"search\" placeholder=\"Search findings: type, field, file...\">"
+       << "<p id=\"shown\" class=\"muted\"></p>";
+  // Cycle findings and holders in one list, the most bytes first: what to fix first is on top.
+  std::vector<Section> sections;
   const std::size_t listed_shapes = std::min(shapes.size(), kListedShapes);
   for (std::size_t i = 0; i < listed_shapes; ++i) {
-    const ShapeFinding& f = shapes[i];
-    const Cycle& c = r.cycles[f.cycles.front()];
-    const Freed freed = a.freed_by_breaking(c);
-    page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>" << f.cycles.size()
-         << " &times; cycle of " << c.members.size() << " " << esc(a.object(c.members[0]).type)
-         << (c.members.size() > 1 ? "…" : "") << " &mdash; " << f.objects << " objects, " << f.bytes
-         << " bytes, " << esc(f.status) << (f.suppressed ? " (suppressed)" : "") << "</summary>";
-    if (const auto hints = a.fix_hints(f); !hints.empty()) {
-      const FixHint& best = hints.front();
-      page << "<p class=\"fix\">Fix: make ";
-      for (std::size_t k = 0; k < best.fields.size(); ++k) {
-        page << (k == 0                        ? ""
-                 : k + 1 == best.fields.size() ? " and "
-                                               : ", ")
-             << "<code>" << esc(best.fields[k]) << "</code>";
-      }
-      page << (best.fields.size() == 1 ? " a " : " ") << "<code>Weak</code> &mdash; frees "
-           << best.cycles << (best.cycles == 1 ? " cycle, " : " cycles, ")
-           << best.freed.objects.size() << " objects (" << best.freed.bytes << " bytes).";
-      for (std::size_t k = 1; k < hints.size(); ++k)
-        page << " Or " << esc(fix_text(hints[k])) << ".";
-      page << "</p>";
-    }
-    page << "<p>Shape <code>" << esc(f.shape) << "</code>; example cycle c" << c.id << ".</p>";
-    if (c.members.size() <= kDrawnMembers) {
-      page << cycle_svg(a, c);
-    } else {
-      page << members_by_type(a, c);
-    }
-    page << "<p class=\"closing-text\">Closing edge: <code>" << esc(a.describe(c.closing_edge))
-         << "</code> &mdash; breaking it frees " << freed.objects.size() << " objects ("
-         << freed.bytes << " bytes).</p><h3>Members and where they were made</h3>";
-    // One stack each, with the members it made, in the order the walk meets them.
-    std::vector<std::pair<int, std::vector<int>>> by_stack;
-    for (int m : c.members) {
-      const int stack = a.object(m).stack;
-      auto it = std::find_if(by_stack.begin(), by_stack.end(),
-                             [&](const auto& group) { return group.first == stack; });
-      if (it == by_stack.end() && by_stack.size() < kListedMembers) {
-        it = by_stack.insert(by_stack.end(), {stack, {}});
-      }
-      if (it != by_stack.end()) it->second.push_back(m);
-    }
-    std::size_t listed = 0;
-    for (const auto& [stack, members] : by_stack) {
-      listed += members.size();
-      page << "<p>";
-      if (members.size() > 1) page << members.size() << " members made here: ";
-      for (std::size_t k = 0; k < std::min(members.size(), kListedMembers); ++k) {
-        page << (k ? ", " : "") << "<code>" << esc(a.describe(members[k])) << "</code>";
-      }
-      if (members.size() > kListedMembers) page << ", &hellip;";
-      page << "</p>" << stack_html(r, a.object(members.front()));
-    }
-    if (listed < c.members.size()) {
-      page << "<p class=\"muted\">&hellip; and " << c.members.size() - listed
-           << " more members made elsewhere (<code>cyclegc-report show REPORT c" << c.id
-           << "</code> lists them all).</p>";
-    }
-    if (const std::string kept = kept_alive_html(a, kept_by, c.members); !kept.empty()) {
-      page << "<h3>Hanging off the cycle</h3>" << kept;
-    }
-    page << "</details>";
+    sections.push_back({shapes[i].bytes, shape_section(a, kept_by, shapes[i], i < kDrawnFindings)});
+  }
+  const auto holders = a.holders();
+  const std::size_t listed_holders = std::min(holders.size(), kListedHolders);
+  for (std::size_t i = 0; i < listed_holders; ++i) {
+    sections.push_back({holders[i].bytes, holder_section(a, kept_by, holders[i])});
+  }
+  std::stable_sort(sections.begin(), sections.end(),
+                   [](const Section& x, const Section& y) { return x.bytes > y.bytes; });
+  for (std::size_t n = 0; n < sections.size(); ++n) {
+    page << "<details class=\"finding\" id=\"finding-" << n << "\">" << sections[n].html
+         << "</details>";
   }
   if (listed_shapes < shapes.size()) {
     page << "<p class=\"muted\" id=\"more-shapes\">&hellip; and " << shapes.size() - listed_shapes
          << " more cycle shapes, smaller than these (<code>cyclegc-report summary</code> lists "
             "them all).</p>";
-  }
-  const auto holders = a.holders();
-  const std::size_t listed_holders = std::min(holders.size(), kListedHolders);
-  for (std::size_t i = 0; i < listed_holders; ++i) {
-    const HolderFinding& f = holders[i];
-    const Object& o = a.object(f.objects.front());
-    page << "<details class=\"finding\" id=\"finding-" << n++ << "\"><summary>";
-    if (f.objects.size() == 1) {
-      page << esc(o.label) << " held by " << o.untraced_refs << " untraced reference"
-           << (o.untraced_refs == 1 ? "" : "s");
-    } else {
-      page << f.objects.size() << " &times; " << esc(f.type) << " held by untraced references "
-           << "&mdash; " << f.bytes << " bytes";
-    }
-    page << (f.suppressed ? " (suppressed)" : "")
-         << "</summary><p>A lambda, <code>std::function</code> or untracked object that the "
-         << "program lost holds " << (f.objects.size() == 1 ? "it" : "each")
-         << ": no collector can free it.";
-    if (f.objects.size() > 1) page << " Example: <code>" << esc(a.describe(o.id)) << "</code>.";
-    page << "</p>" << stack_html(r, o) << kept_alive_html(a, kept_by, {o.id}) << "</details>";
   }
   if (listed_holders < holders.size()) {
     page << "<p class=\"muted\" id=\"more-holders\">&hellip; and "
@@ -303,7 +365,7 @@ std::string html_page(const Analysis& a) {
          << " more kinds of object held by untraced references (<code>cyclegc-report summary"
             "</code> lists them all).</p>";
   }
-  if (n == 0) page << "<p id=\"clean\">No leaks.</p>";
+  if (sections.empty()) page << "<p id=\"clean\">No leaks.</p>";
   page << still_reachable_html(r);
   page << "<script>" << kScript << "</script></body></html>\n";
   return page.str();

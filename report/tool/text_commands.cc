@@ -19,14 +19,6 @@ std::string plural(std::uint64_t n, const char* word) {
   return absl::StrCat(n, " ", word, n == 1 ? "" : "s");
 }
 
-std::string member_types(const Analysis& a, const Cycle& c) {
-  std::map<std::string, int> count;
-  for (int m : c.members) ++count[a.object(m).type];
-  std::vector<std::string> parts;
-  for (const auto& [type, n] : count) parts.push_back(absl::StrCat(n, " ", type));
-  return absl::StrJoin(parts, " + ");
-}
-
 int leak_status(const Args& args, const Analysis& a) {
   return args.fail_on_leak && !a.leaked().empty() ? kLeaksFound : kOk;
 }
