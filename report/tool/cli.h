@@ -14,10 +14,11 @@ namespace cyclegc::report {
 
 enum ExitStatus {
   kOk = 0,
-  kLeaksFound = 1,  // --fail-on-leak, or baseline check, found leaks
-  kUsage = 2,       // bad command line
-  kBadReport = 3,   // the report is not a readable cyclegc report
-  kIoError = 4,     // a file could not be read or written
+  kLeaksFound = 1,    // --fail-on-leak, or baseline check, found leaks
+  kUsage = 2,         // bad command line
+  kBadReport = 3,     // the report is not a readable cyclegc report
+  kIoError = 4,       // a file could not be read or written
+  kBadInputFile = 5,  // a suppressions file is malformed
 };
 
 struct Args {

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "cyclegc_report/untrusted.h"
 #include "graph_drawing.h"
+#include "json_views.h"
 
 namespace cyclegc::report {
 namespace {
@@ -127,7 +128,12 @@ int cmd_baseline(const Args& args) {
     std::string text = "# cyclegc baseline: known leaks, one key a line\n";
     for (const auto& [key, n] : keys) absl::StrAppend(&text, key, "\n");
     if (const int written = write_output(file, text); written != kOk) return written;
-    std::printf("baseline %s: %zu known leaks\n", file.c_str(), keys.size());
+    if (args.format == "json") {
+      std::printf("%s\n",
+                  nlohmann::json({{"baseline", file}, {"known", keys.size()}}).dump(1).c_str());
+    } else {
+      std::printf("baseline %s: %zu known leaks\n", file.c_str(), keys.size());
+    }
     return kOk;
   }
   // A baseline is untrusted input like a report: a regular file of bounded size.
@@ -141,14 +147,19 @@ int cmd_baseline(const Args& args) {
   for (absl::string_view line : absl::StrSplit(*text, '\n')) {
     if (!line.empty() && line[0] != '#') known.emplace(line);
   }
-  int unknown = 0;
+  nlohmann::json unknown = nlohmann::json::array();
   for (const auto& [key, n] : keys) {
     if (known.count(key)) continue;
-    ++unknown;
-    std::printf("new leak: %s (%llu)\n", key.c_str(), static_cast<unsigned long long>(n));
+    unknown.push_back({{"key", key}, {"count", n}});
+    if (args.format != "json")
+      std::printf("new leak: %s (%llu)\n", key.c_str(), static_cast<unsigned long long>(n));
   }
-  if (unknown == 0) std::printf("no leaks beyond the baseline\n");
-  return unknown > 0 ? kLeaksFound : kOk;
+  if (args.format == "json") {
+    std::printf("%s\n", nlohmann::json({{"baseline", file}, {"new", unknown}}).dump(1).c_str());
+  } else if (unknown.empty()) {
+    std::printf("no leaks beyond the baseline\n");
+  }
+  return unknown.empty() ? kOk : kLeaksFound;
 }
 
 int cmd_dot(const Args& args) {
@@ -190,6 +201,21 @@ int cmd_dot(const Args& args) {
       for (int m : c.members) nodes.insert(m);
       edges.insert(edges.end(), c.edges.begin(), c.edges.end());
     }
+  }
+  if (args.format == "json") {
+    nlohmann::json nodes_json = nlohmann::json::array(), edges_json = nlohmann::json::array();
+    for (int id : nodes) {
+      const Object& o = a.object(id);
+      nodes_json.push_back({{"object", id}, {"type", o.type}, {"label", o.label}});
+    }
+    for (const Edge& e : edges) {
+      nlohmann::json edge = edge_json(a, e);
+      edge["closing"] = d.closing.count({e.from, e.to, e.label}) > 0;
+      edges_json.push_back(std::move(edge));
+    }
+    std::printf("%s\n",
+                nlohmann::json({{"nodes", nodes_json}, {"edges", edges_json}}).dump(1).c_str());
+    return kOk;
   }
   std::fputs(dot_text(a, d, NodeText::kTypeAndLabel).c_str(), stdout);
   return kOk;

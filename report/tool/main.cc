@@ -7,6 +7,8 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -16,38 +18,6 @@
 #include "cyclegc_report/untrusted.h"
 
 namespace cyclegc::report {
-namespace {
-
-constexpr const char* kHelpText = R"(usage: cyclegc-report COMMAND [OPTIONS] ...
-
-commands:
-  summary REPORT...          the leaks that matter first, each cycle finding with its fix:
-                             cycles grouped by shape and status, allocation sites, untraced
-                             holders, still reachable objects, collections; one report after
-                             another (the worst status of all)
-  show REPORT ID             one object (ID: a number) or cycle (ID: c<number>): edges, closing
-                             edge, every member's allocation stack, what breaking it would free
-  chains REPORT [ID]         referrer chains, one hop per line (--stacks adds allocation sites)
-  diff OLD NEW               cycles and allocation sites that are new or grew from OLD to NEW
-  dot REPORT [ID]            Graphviz of the cycles (or of one object's chain or one cycle)
-  html REPORT -o FILE        one self-contained page: summary, findings, cycles drawn, stacks
-  baseline write REPORT FILE remember the shapes and sites of REPORT's leaks
-  baseline check REPORT FILE fail when REPORT has leaks the baseline does not know
-
-options:
-  --format=text|json         output format of summary, show and diff (default text)
-  --suppressions=FILE        type:NAME, frame:TEXT or shape:FINGERPRINT lines to ignore
-  --fail-on-leak             exit 1 when unsuppressed leaks remain
-  --stacks                   chains: print each object's allocation site
-  -o FILE                    output file (html; -: standard output)
-  --help                     this text; COMMAND --help: the same
-  --version                  the tool's version and the report format version it reads
-
-exit status: 0 ok, 1 leaks found (--fail-on-leak, baseline check), 2 usage, 3 unreadable report,
-4 file not readable or writable
-)";
-
-}  // namespace
 
 absl::StatusOr<Report> load_report(const std::string& path, const Args& args, int& status) {
   auto fail = [&](int code, const std::string& message) {
@@ -66,7 +36,10 @@ absl::StatusOr<Report> load_report(const std::string& path, const Args& args, in
   }
   if (!args.suppressions.empty()) {
     auto s = load_suppressions(args.suppressions);
-    if (!s.ok()) return fail(kIoError, std::string(s.status().message()));
+    if (!s.ok()) {
+      return fail(absl::IsInvalidArgument(s.status()) ? kBadInputFile : kIoError,
+                  std::string(s.status().message()));
+    }
     apply_suppressions(*s, *report);
   }
   return report;
@@ -128,79 +101,169 @@ void escape_standard_output() {
 
 }  // namespace cyclegc::report
 
+namespace cyclegc::report {
+namespace {
+
+constexpr const char* kExitStatus =
+    "exit status: 0 ok, 1 leaks found (--fail-on-leak, baseline check), 2 usage, 3 unreadable "
+    "report, 4 file not readable or writable, 5 malformed suppressions file";
+
+// What a subcommand takes: its arguments, in order, and the options it understands.
+struct Command {
+  const char* name;
+  const char* help;
+  int (*run)(const Args&);
+  std::vector<std::pair<const char*, const char*>> required;  // name, help
+  const char* optional = nullptr;                             // a last optional argument
+  const char* optional_help = nullptr;
+  bool many = false;      // the last required argument takes one or more values
+  bool format = true;     // --format=text|json
+  bool leak_gate = true;  // --fail-on-leak, --suppressions
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> kCommands = {
+      {"summary",
+       "the leaks that matter first, each with its fix (several reports: the worst status)",
+       cmd_summary,
+       {{"REPORT", "reports the agent wrote"}},
+       nullptr,
+       nullptr,
+       true},
+      {"show",
+       "one object (ID: a number) or cycle (ID: c<number>): edges, fix, stacks",
+       cmd_show,
+       {{"REPORT", "a report"}, {"ID", "an object id or c<cycle id>"}}},
+      {"chains",
+       "referrer chains: how each leaked object (or ID) is held",
+       cmd_chains,
+       {{"REPORT", "a report"}},
+       "ID",
+       "one object's chain, in full"},
+      {"diff",
+       "cycle shapes and allocation sites new or grown from OLD to NEW",
+       cmd_diff,
+       {{"OLD", "the earlier report"}, {"NEW", "the later report"}}},
+      {"dot",
+       "Graphviz DOT of the cycles, one cycle or one object's chain",
+       cmd_dot,
+       {{"REPORT", "a report"}},
+       "ID",
+       "an object id or c<cycle id>"},
+      {"html",
+       "one self-contained page: findings with fixes, drawings, retainers",
+       cmd_html,
+       {{"REPORT", "a report"}},
+       nullptr,
+       nullptr,
+       false,
+       /*format=*/false},
+  };
+  return kCommands;
+}
+
+void add_leak_gate(CLI::App* app, Args& args) {
+  app->add_option("--suppressions", args.suppressions,
+                  "type:NAME, frame:TEXT or shape:FINGERPRINT lines to ignore");
+  app->add_flag("--fail-on-leak", args.fail_on_leak, "exit 1 when unsuppressed leaks remain");
+}
+void add_format(CLI::App* app, Args& args) {
+  app->add_option("--format", args.format, "output format (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
+}  // namespace
+}  // namespace cyclegc::report
+
 int main(int argc, char** argv) {
   using namespace cyclegc::report;
   escape_standard_output();
   Args args;
-  bool help = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      help = true;
-    } else if (a == "--version") {
-      std::printf("cyclegc-report %s (report format version %d)\n", CYCLEGC_VERSION,
-                  kSchemaVersion);
-      return kOk;
-    } else if (absl::StartsWith(a, "--format=")) {
-      args.format = a.substr(9);
-    } else if (a == "--format" && i + 1 < argc) {  // "--format json", as well as "--format=json"
-      args.format = argv[++i];
-    } else if (absl::StartsWith(a, "--suppressions=")) {
-      args.suppressions = a.substr(15);
-    } else if (a == "--fail-on-leak") {
-      args.fail_on_leak = true;
-    } else if (a == "--stacks") {
-      args.stacks = true;
-    } else if (a == "-o" && i + 1 < argc) {
-      args.output = argv[++i];
-    } else if (absl::StartsWith(a, "-") && a.size() > 1) {
-      std::fprintf(stderr, "cyclegc-report: unknown option '%s' (see --help)\n", a.c_str());
-      return kUsage;
-    } else if (args.command.empty()) {
-      args.command = a;
-    } else {
-      args.positional.push_back(a);
+  CLI::App app("cyclegc-report: reads the reports the cyclegc agent writes (report/SCHEMA.md).",
+               "cyclegc-report");
+  app.set_version_flag("--version", absl::StrCat("cyclegc-report ", CYCLEGC_VERSION,
+                                                 " (report format version ", kSchemaVersion, ")"));
+  app.footer(kExitStatus);
+  app.require_subcommand(1);
+  // Each subcommand's arguments land in `values`, in order, and become args.positional.
+  std::vector<std::vector<std::string>> values(commands().size() + 1);
+  int (*run)(const Args&) = nullptr;
+  for (std::size_t k = 0; k < commands().size(); ++k) {
+    const Command& c = commands()[k];
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    sub->footer(kExitStatus);
+    auto& v = values[k];
+    v.resize(c.required.size() + (c.optional ? 1 : 0));
+    std::size_t at = 0;
+    for (const auto& [name, help] : c.required) {
+      const bool last_many = c.many && at + 1 == c.required.size();
+      if (last_many) {
+        sub->add_option(name, args.positional, help)->required()->expected(1, -1);
+      } else {
+        sub->add_option(name, v[at], help)->required();
+      }
+      ++at;
     }
+    if (c.optional) sub->add_option(c.optional, v[at], c.optional_help);
+    if (c.format) add_format(sub, args);
+    if (c.leak_gate) add_leak_gate(sub, args);
+    if (std::string(c.name) == "chains") {
+      sub->add_flag("--stacks", args.stacks, "print each object's allocation site");
+    }
+    if (std::string(c.name) == "html") {
+      sub->add_option("-o,--output", args.output, "the page's file (-: standard output)")
+          ->required();
+    }
+    sub->callback([&args, &v, &run, c] {
+      run = c.run;
+      args.command = c.name;
+      if (!c.many) {
+        for (const auto& value : v) {
+          if (!value.empty()) args.positional.push_back(value);
+        }
+      }
+    });
   }
-  if (help || args.command.empty()) {
-    std::fputs(kHelpText, help ? stdout : stderr);
-    return help ? kOk : kUsage;
+  // baseline write|check REPORT FILE: two subcommands of their own.
+  CLI::App* baseline =
+      app.add_subcommand("baseline", "remember known leaks (write), fail on new ones (check)");
+  baseline->require_subcommand(1);
+  baseline->footer(kExitStatus);
+  std::string report, file;
+  for (const auto& [action, help] :
+       {std::pair{"write", "write REPORT's leaks (shapes and sites) to FILE"},
+        std::pair{"check", "exit 1 when REPORT has leaks that FILE does not know"}}) {
+    CLI::App* sub = baseline->add_subcommand(action, help);
+    sub->add_option("REPORT", report, "a report")->required();
+    sub->add_option("FILE", file, "the baseline file")->required();
+    add_format(sub, args);
+    sub->add_option("--suppressions", args.suppressions,
+                    "type:NAME, frame:TEXT or shape:FINGERPRINT lines to ignore");
+    sub->callback([&, action = std::string(action)] {
+      run = cmd_baseline;
+      args.command = "baseline";
+      args.positional = {action, report, file};
+    });
   }
-  if (args.format != "text" && args.format != "json") {
-    std::fprintf(stderr, "cyclegc-report: --format must be text or json, not '%s'\n",
-                 args.format.c_str());
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "cyclegc-report: %s (see --help)\n", printable(e.what()).c_str());
     return kUsage;
   }
-  struct Command {
-    const char* name;
-    int (*run)(const Args&);
-    std::size_t min_args, max_args;
-  };
-  static constexpr Command kCommands[] = {{"summary", cmd_summary, 1, SIZE_MAX},
-                                          {"show", cmd_show, 2, 2},
-                                          {"chains", cmd_chains, 1, 2},
-                                          {"diff", cmd_diff, 2, 2},
-                                          {"dot", cmd_dot, 1, 2},
-                                          {"html", cmd_html, 1, 1},
-                                          {"baseline", cmd_baseline, 3, 3}};
-  for (const auto& c : kCommands) {
-    if (args.command != c.name) continue;
-    if (args.positional.size() < c.min_args || args.positional.size() > c.max_args) {
-      std::fprintf(stderr, "cyclegc-report: %s takes %zu%s argument%s (see --help)\n", c.name,
-                   c.min_args, c.max_args > c.min_args ? " or more" : "",
-                   c.min_args == 1 ? "" : "s");
-      return kUsage;
-    }
-    const int status = c.run(args);
-    // Output that never arrived is a failure, whatever the command found: `summary > /dev/full`
-    // must not exit 0.
-    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-      std::fprintf(stderr, "cyclegc-report: cannot write to standard output: %s\n",
-                   std::strerror(errno));
-      return kIoError;
-    }
-    return status;
+  const int status = run(args);
+  // Output that never arrived is a failure, whatever the command found: `summary > /dev/full`
+  // must not exit 0.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "cyclegc-report: cannot write to standard output: %s\n",
+                 std::strerror(errno));
+    return kIoError;
   }
-  std::fprintf(stderr, "cyclegc-report: unknown command '%s' (see --help)\n", args.command.c_str());
-  return kUsage;
+  return status;
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "analysis.h"
 #include "cli.h"
+#include "json_views.h"
 
 namespace cyclegc::report {
 namespace {
@@ -49,16 +50,9 @@ int summarize(const std::string& path, const Args& args, json* out) {
     j["shapes"] = json::array();
     for (const auto& f : shapes) {
       const Cycle& example = r.cycles[f.cycles.front()];
-      json fixes = json::array();
-      for (const FixHint& h : a.fix_hints(f)) {
-        fixes.push_back({{"fields", h.fields},
-                         {"cycles", h.cycles},
-                         {"frees_objects", h.freed.objects.size()},
-                         {"frees_bytes", h.freed.bytes}});
-      }
       j["shapes"].push_back({{"shape", f.shape},
                              {"status", f.status},
-                             {"fix", fixes},
+                             {"fix", fixes_json(a.fix_hints(f))},
                              {"cycles", f.cycles.size()},
                              {"objects", f.objects},
                              {"bytes", f.bytes},
@@ -177,8 +171,7 @@ int cmd_show(const Args& args) {
   Analysis a(r);
   const auto target = a.target(args.positional[1], /*cycles_allowed=*/true);
   if (!target) return kUsage;
-  const bool is_cycle = target->is_cycle;
-  const int id = target->id;
+  const bool as_json = args.format == "json";
   auto print_stack = [&](const Object& o, const char* indent) {
     if (o.stack < 0) {
       std::printf("%sno allocation stack\n", indent);
@@ -189,8 +182,33 @@ int cmd_show(const Args& args) {
                   f.line);
     }
   };
-  if (!is_cycle) {
-    const Object& o = a.object(id);
+  if (!target->is_cycle) {
+    const Object& o = a.object(target->id);
+    std::vector<int> cycles;
+    for (const Cycle& c : r.cycles) {
+      if (std::count(c.members.begin(), c.members.end(), o.id)) cycles.push_back(c.id);
+    }
+    if (as_json) {
+      json out = json::array(), in = json::array();
+      for (const Edge& e : r.edges) {
+        if (e.from == o.id) out.push_back(edge_json(a, e));
+        if (e.to == o.id) in.push_back(edge_json(a, e));
+      }
+      const json j = {{"object", o.id},
+                      {"type", o.type},
+                      {"label", o.label},
+                      {"address", o.address},
+                      {"size", o.size},
+                      {"refcount", o.refcount},
+                      {"untraced_refs", o.untraced_refs},
+                      {"suppressed", o.suppressed},
+                      {"allocated_at", stack_json(r, o)},
+                      {"edges_out", out},
+                      {"edges_in", in},
+                      {"cycles", cycles}};
+      std::printf("%s\n", j.dump(1).c_str());
+      return leak_status(args, a);
+    }
     std::printf("%s <%s %s>, %s, refcount %u, %u untraced%s\n", o.label.c_str(), o.type.c_str(),
                 o.address.c_str(), plural(o.size, "byte").c_str(), o.refcount, o.untraced_refs,
                 o.suppressed ? ", suppressed" : "");
@@ -200,20 +218,41 @@ int cmd_show(const Args& args) {
       if (e.from == o.id) std::printf("  -> %s\n", a.describe(e).c_str());
       if (e.to == o.id) std::printf("  <- %s\n", a.describe(e).c_str());
     }
-    for (const Cycle& c : r.cycles) {
-      if (std::count(c.members.begin(), c.members.end(), o.id)) {
-        std::printf("member of cycle c%d (cyclegc-report show REPORT c%d)\n", c.id, c.id);
-      }
-    }
+    for (int c : cycles)
+      std::printf("member of cycle c%d (cyclegc-report show REPORT c%d)\n", c, c);
     return leak_status(args, a);
   }
-  const Cycle& c = r.cycles[id];
+  const Cycle& c = r.cycles[target->id];
   const Freed freed = a.freed_by_breaking(c);
-  std::printf("cycle c%d: %s, shape %s\n", c.id, member_types(a, c).c_str(), c.shape.c_str());
   ShapeFinding alone;
   alone.shape = c.shape;
   alone.cycles = {c.id};
-  if (const std::string fix = fixes_line(a.fix_hints(alone)); !fix.empty()) {
+  const auto hints = a.fix_hints(alone);
+  if (as_json) {
+    json edges = json::array(), members = json::array();
+    for (const Edge& e : c.edges) edges.push_back(edge_json(a, e));
+    for (int m : c.members) {
+      const Object& o = a.object(m);
+      members.push_back({{"object", m},
+                         {"type", o.type},
+                         {"label", o.label},
+                         {"size", o.size},
+                         {"allocated_at", stack_json(r, o)}});
+    }
+    const json j = {
+        {"cycle", c.id},
+        {"shape", c.shape},
+        {"members_by_type", member_types(a, c)},
+        {"fixes", fixes_json(hints)},
+        {"edges", edges},
+        {"closing_edge", edge_json(a, c.closing_edge)},
+        {"breaking_it_frees", {{"objects", freed.objects.size()}, {"bytes", freed.bytes}}},
+        {"members", members}};
+    std::printf("%s\n", j.dump(1).c_str());
+    return leak_status(args, a);
+  }
+  std::printf("cycle c%d: %s, shape %s\n", c.id, member_types(a, c).c_str(), c.shape.c_str());
+  if (const std::string fix = fixes_line(hints); !fix.empty()) {
     std::printf("fix: %s\n", fix.c_str());
   }
   std::printf("edges:\n");
@@ -247,6 +286,31 @@ int cmd_chains(const Args& args) {
   // would grow with the square of its length.
   constexpr std::size_t kListedHops = 8;
   const std::size_t max_hops = ids.size() == 1 ? SIZE_MAX : kListedHops;
+  if (args.format == "json") {
+    // Each object with its hops, root first; a cycle's member names its cycle instead.
+    json all = json::array();
+    for (int id : ids) {
+      json one = {{"object", id}, {"text", a.describe(id)}};
+      const Chain* chain = a.chain(id);
+      if (chain && chain->cycle >= 0 && chain->cycle < static_cast<int>(r.cycles.size()) &&
+          r.cycles[chain->cycle].members.size() > max_hops) {
+        one["cycle"] = chain->cycle;
+      } else if (chain) {
+        std::size_t elided = 0;
+        json hops = json::array();
+        for (const Edge& e : a.chain_path(id, max_hops, &elided)) {
+          json hop = edge_json(a, e);
+          if (args.stacks) hop["site"] = a.site_of(a.object(e.from));
+          hops.push_back(std::move(hop));
+        }
+        one["hops"] = std::move(hops);
+        one["hops_elided"] = elided;
+      }
+      all.push_back(std::move(one));
+    }
+    std::printf("%s\n", all.dump(1).c_str());
+    return leak_status(args, a);
+  }
   for (int id : ids) {
     std::printf("%s\n", a.describe(id).c_str());
     const Chain* chain = a.chain(id);

@@ -615,6 +615,72 @@ TEST_F(ReportToolTest, CommandLineTakesTheUsualSpellings) {
                                                       "\\(report format version 2\\)\n"));
 }
 
+// Found by the fuzzer: a chain whose hop starts at its own object (object 1 "kept alive by"
+// object 1) made the page's walk of what an object keeps alive run until memory ran out.
+TEST_F(ReportToolTest, AReportWhoseChainsLoopStillMakesAPage) {
+  auto r = cyclegc::testing::empty_report();
+  const int bus = cyclegc::testing::add_object(r, "Bus"),
+            handler = cyclegc::testing::add_object(r, "Handler");
+  r.edges.push_back({handler, bus, "bus"});
+  r.objects[handler].untraced_refs = 1;
+  r.untraced = {handler};
+  r.held_by_leaks = {bus};
+  r.chains.push_back({handler, "holder", -1, {{handler, bus, "bus"}}});
+  const std::string report = write("loop.json", cyclegc::report::to_json(r));
+  ProgramRun page =
+      run_shell("ulimit -t 20; " + std::string(CYCLEGC_REPORT) + " html " + report + " -o -");
+  EXPECT_EQ(page.status, 0) << page.output.substr(0, 300);
+  EXPECT_THAT(page.output, HasSubstr("Handler(1) held by 1 untraced reference"));
+}
+
+// Issue 14.6: every subcommand's --format=json is JSON; help is per subcommand; a malformed
+// suppressions file is bad input with a status of its own, not "file not readable".
+TEST_F(ReportToolTest, EverySubcommandSpeaksJsonAndHasItsOwnHelp) {
+  const std::string tree = report_of("leaky_tree", "1 2");
+  const std::string baseline = dir_ + "/known.txt";
+  ASSERT_EQ(tool("baseline write " + tree + " " + baseline).status, 0);
+  for (const std::string& command :
+       {"summary " + tree, "show " + tree + " c0", "show " + tree + " 0", "chains " + tree,
+        "chains " + tree + " 1", "diff " + tree + " " + tree, "dot " + tree,
+        "baseline check " + tree + " " + baseline}) {
+    for (const char* spelling : {" --format=json", " --format json"}) {
+      ProgramRun r = tool(command + spelling);
+      EXPECT_EQ(r.status, 0) << command << spelling << ": " << r.output;
+      EXPECT_TRUE(nlohmann::json::accept(r.output)) << command << spelling << ": " << r.output;
+    }
+  }
+  const auto show = nlohmann::json::parse(tool("show --format=json " + tree + " c0").output);
+  EXPECT_EQ(show["cycle"], 0);
+  EXPECT_EQ(show["fixes"][0]["fields"][0], "TreeNode::parent");
+  EXPECT_EQ(show["members"].size(), 3u);
+  const auto chains = nlohmann::json::parse(tool("chains --format=json " + tree + " 1").output);
+  ASSERT_EQ(chains.size(), 1u);
+  EXPECT_EQ(chains[0]["object"], 1);
+  const auto check =
+      nlohmann::json::parse(tool("baseline check --format=json " + tree + " " + baseline).output);
+  EXPECT_EQ(check["new"].size(), 0u);
+  const auto dot = nlohmann::json::parse(tool("dot --format=json " + tree).output);
+  EXPECT_EQ(dot["nodes"].size(), 3u);
+  EXPECT_EQ(dot["edges"].size(), 4u);
+
+  ProgramRun help = tool("chains --help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_THAT(help.output, HasSubstr("--stacks"));
+  EXPECT_THAT(tool("summary --help").output, Not(HasSubstr("--stacks")));
+  ProgramRun stray = tool("summary --stacks " + tree);
+  EXPECT_EQ(stray.status, 2) << stray.output;
+  EXPECT_EQ(std::count(stray.output.begin(), stray.output.end(), '\n'), 1) << stray.output;
+
+  const std::string bad = write("bad-supp.txt", "type:Ok\nthis is not a suppression\n");
+  for (const std::string& spelling : {"--suppressions=" + bad, "--suppressions " + bad}) {
+    ProgramRun r = tool("summary " + spelling + " " + tree);
+    EXPECT_EQ(r.status, 5) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("line 2: expected type:NAME, frame:TEXT or shape:ID"));
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  EXPECT_EQ(tool("summary --suppressions=" + dir_ + "/missing.txt " + tree).status, 4);
+}
+
 // Issue 12: a FIFO as REPORT (or as baseline) blocked the reader; a device was read without end.
 TEST_F(ReportToolTest, AFifoOrDeviceAsInputFailsAtOnce) {
   const std::string fifo = dir_ + "/fifo";
