@@ -6,9 +6,14 @@
 namespace cyclegc::report {
 namespace {
 
-// Inside a quoted DOT string a backslash starts an escape (\N, \G, \l ...) and a quote ends it.
+// Inside a quoted DOT string a backslash starts an escape (\N, \G, \l ...) and a quote ends it;
+// a NUL would end the text Graphviz reads, so it is drawn as the two characters \0.
 std::string dot_escape(const std::string& s) {
-  return absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}, {"\r", "\\n"}});
+  return absl::StrReplaceAll(s, {{"\\", "\\\\"},
+                                 {"\"", "\\\""},
+                                 {"\n", "\\n"},
+                                 {"\r", "\\n"},
+                                 {std::string(1, '\0'), "\\\\0"}});
 }
 
 }  // namespace

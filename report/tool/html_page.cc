@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -82,12 +83,16 @@ KeptBy kept_by_object(const Report& r) {
 std::string kept_alive_html(const Analysis& a, const KeptBy& kept_by,
                             const std::vector<int>& roots) {
   std::vector<const Chain*> kept;
+  // Each object once: a report's chains may hold a loop (a hostile one does), and a walk that
+  // met an object again would never end.
+  absl::flat_hash_set<int> seen(roots.begin(), roots.end());
   std::deque<int> queue(roots.begin(), roots.end());
   while (!queue.empty()) {
     const auto it = kept_by.find(queue.front());
     queue.pop_front();
     if (it == kept_by.end()) continue;
     for (const Chain* ch : it->second) {
+      if (!seen.insert(ch->object).second) continue;
       kept.push_back(ch);
       queue.push_back(ch->object);
     }
