@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 
@@ -14,6 +15,20 @@ namespace cyclegc::gtest {
 namespace {
 
 bool g_allowed = false;
+LeakCheckOptions g_options;
+
+// Objects freed by every collection so far, automatic ones included: a cycle a test drops may be
+// freed before the test ends, and still counts.
+std::atomic<std::size_t> g_collected{0};
+void count_collections() {
+  static const bool installed = [] {
+    add_callback([](Phase phase, const CollectionInfo& info) {
+      if (phase == Phase::kStop) g_collected += info.collected;
+    });
+    return true;
+  }();
+  (void)installed;
+}
 
 // Asks the preloaded agent, when there is one, for text about `address` through one of its
 // exported functions: "function (file:line)" of an object's allocation, or a global's name
@@ -76,15 +91,38 @@ class Listener : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 HeapSnapshot::HeapSnapshot() {
+  count_collections();
   collect();
   for (const auto& o : get_objects()) objects_.push_back(o.address());
   std::sort(objects_.begin(), objects_.end());
   garbage_ = garbage().size();
+  collected_ = g_collected.load();
 }
 
 std::vector<std::string> HeapSnapshot::leaks_since() const {
-  collect();
   std::vector<std::string> leaks;
+  const std::size_t freed_before = g_collected.load() - collected_;
+  if (g_options.collectable_cycles_are_leaks && freed_before > 0) {
+    leaks.push_back(absl::StrCat("cyclegc: test left ", freed_before,
+                                 " objects in cycles that collections during the test freed"));
+  }
+  // The garbage this collection could free is kept in garbage() a moment, to be named; then it
+  // is dropped from the list and freed by the next collection.
+  const SavedCollection saved = collect_saving_garbage();
+  {
+    const auto collectable = garbage().items();
+    for (std::size_t i = saved.first; i < saved.uncollectable_first && i < collectable.size();
+         ++i) {
+      if (g_options.collectable_cycles_are_leaks) {
+        leaks.push_back(absl::StrCat(
+            "cyclegc: test left a cycle only the collector frees: ", describe(collectable[i]),
+            allocation_site(collectable[i].address())));
+      }
+    }
+  }
+  for (std::size_t i = saved.first; i < saved.uncollectable_first; ++i)
+    garbage().erase(saved.first);
+  collect();
   const auto garbage_now = garbage().items();
   std::vector<const void*> in_garbage;
   for (const auto& g : garbage_now) in_garbage.push_back(g.address());
@@ -119,7 +157,10 @@ std::vector<std::string> HeapSnapshot::leaks_since() const {
   return leaks;
 }
 
-void InstallLeakChecker() {
+void SetLeakCheckOptions(const LeakCheckOptions& options) { g_options = options; }
+
+void InstallLeakChecker(const LeakCheckOptions& options) {
+  SetLeakCheckOptions(options);
   // GoogleTest sends OnTestEnd to listeners in reverse order of registration: appended after the
   // result printer, the checker adds its failures before the printer reports the test.
   ::testing::UnitTest::GetInstance()->listeners().Append(new Listener);

@@ -20,12 +20,29 @@ cyclegc::Ref<Node> g_kept;
 
 TEST(Demo, Clean) {
   auto a = cyclegc::make<Node>("temporary");
-  a->next = a;  // a cycle, but unreachable at the end: collected, not a leak
+  a->next = cyclegc::make<Node>("next");
+}
+
+// Without the collector these two would never be freed: a leak, as the agent counts it, unless
+// the checker is told that the collector freeing it is fine (--allow-collectable).
+TEST(Demo, LeavesACollectableCycle) {
+  auto a = cyclegc::make<Node>("ring-a");
+  a->next = cyclegc::make<Node>("ring-b");
+  a->next->next = a;
 }
 
 TEST(Demo, LambdaCapturesARef) {
   auto n = cyclegc::make<Node>("captured");  // ALLOC: captured
   g_callbacks.push_back([n] { (void)n; });
+}
+
+TEST(Demo, LeavesACollectableCycleTheCollectorFreesAtOnce) {
+  {
+    auto a = cyclegc::make<Node>("ring-c");
+    a->next = cyclegc::make<Node>("ring-d");
+    a->next->next = a;
+  }
+  cyclegc::collect();  // as an automatic collection would, before the test ends
 }
 
 TEST(Demo, KeptInAGlobal) { g_kept = cyclegc::make<Node>("kept"); }
@@ -47,6 +64,11 @@ TEST_F(Checked, FixtureCleanTest) { auto a = cyclegc::make<Node>("fine"); }
 
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
-  if (argc < 2 || std::string(argv[1]) != "--fixture-only") cyclegc::gtest::InstallLeakChecker();
+  const std::string mode = argc < 2 ? "" : argv[1];
+  if (mode == "--allow-collectable") {
+    cyclegc::gtest::InstallLeakChecker({.collectable_cycles_are_leaks = false});
+  } else if (mode != "--fixture-only") {
+    cyclegc::gtest::InstallLeakChecker();
+  }
   return RUN_ALL_TESTS();
 }
