@@ -134,6 +134,8 @@ def main(bench_dir, cpython_script, out_json):
     # loop's end depends on where the collector happens to be).
     folder = run_isolated(bench_dir, "folder_bench", lambda test: 3)
     reports = run_benchmark(bench_dir, "report_bench")
+    # Each variant alone in its process: peak RSS is per process.
+    trees = run_isolated(bench_dir, "binary_trees_bench", lambda test: 1)
     cpython = {}
     for n in COLLECT_SIZES:
         log(f"{cpython_script} {n} (x{CPYTHON_REPEATS})")
@@ -153,6 +155,14 @@ def main(bench_dir, cpython_script, out_json):
         target = "(reported)" if "two" in label else "<= 1.0"
         t.add(f"make+release, {label} (vs make_shared)", ours, base, ours / base, target,
               None if "two" in label else ours / base <= 1.0, "ns")
+    # Throughput scaling: real time per operation of all threads together, 1 thread / 2.
+    scale = {}
+    for name in ("BM_MakeRelease", "BM_MakeSharedRelease"):
+        scale[name] = ns(ref[f"{name}/real_time/threads:1"]) / ns(ref[f"{name}/real_time/threads:2"])
+    t.add(f"make+release throughput, tracked, 2 threads / 1 thread ({os.cpu_count()} CPUs; "
+          "baseline: make_shared's scaling)", scale["BM_MakeRelease"],
+          scale["BM_MakeSharedRelease"], scale["BM_MakeRelease"] / scale["BM_MakeSharedRelease"],
+          ">= 1.8x", scale["BM_MakeRelease"] >= 1.8, "x")
     for suffix, label in [("", "tracked node"), ("Untracked", "untracked long")]:
         ours = ref[f"BM_HeapOverheadRef{suffix}/iterations:1"]["overhead_bytes"]
         base = ref[f"BM_HeapOverheadSharedPtr{suffix}/iterations:1"]["overhead_bytes"]
@@ -261,6 +271,27 @@ def main(bench_dir, cpython_script, out_json):
         t.add(f"  same, peak RSS (vs no agent)", ours["peak_mb"], bare["peak_mb"],
               ours["peak_mb"] / bare["peak_mb"], "<= 1 GB", ours["peak_mb"] <= 1024, "MB")
 
+    # Binary trees with parent back-pointers (Benchmarks Game): cyclegc's strong parents and its
+    # collector against shared_ptr with weak_ptr parents, and against Boehm GC when built in.
+    for depth in (16, 18):
+        ours = trees[f"BM_BinaryTreesCyclegc/{depth}/iterations:1"]
+        for base_name, label, target in [("SharedPtr", "shared_ptr + weak_ptr parents", 1.5),
+                                         ("Boehm", "Boehm GC", 3.0)]:
+            base = trees.get(f"BM_BinaryTrees{base_name}/{depth}/iterations:1")
+            if base is None:
+                log(f"binary trees: {label} not built (libgc-dev missing), its rows skipped")
+                continue
+            if base["nodes"] != ours["nodes"]:
+                raise SystemExit(f"binary trees depth {depth}: {label} walked {base['nodes']} "
+                                 f"nodes, cyclegc {ours['nodes']}")
+            t.add(f"binary-trees depth {depth}, strong parents + collector (vs {label})",
+                  ns(ours) / 1e6, ns(base) / 1e6, ns(ours) / ns(base), f"<= {target}",
+                  ns(ours) / ns(base) <= target, "ms")
+            if base_name == "SharedPtr":
+                t.add(f"  same, peak RSS (vs {label})", ours["maxrss_mb"], base["maxrss_mb"],
+                      ours["maxrss_mb"] / base["maxrss_mb"], "<= 1.5",
+                      ours["maxrss_mb"] / base["maxrss_mb"] <= 1.5, "MB")
+
     print()
     t.print()
     elapsed = time.time() - started
@@ -276,7 +307,8 @@ def main(bench_dir, cpython_script, out_json):
                                for n, (c, l, m, _) in cpython.items()},
                    "benchmarks": {"ref_bench": ref, "collect_bench": collect,
                                   "pause_bench": pause, "agent_bench": agent,
-                                  "folder_bench": folder, "report_bench": reports}}, f,
+                                  "folder_bench": folder, "report_bench": reports,
+                                  "binary_trees_bench": trees}}, f,
                   indent=1)
     print(f"written to {out_json}")
 
