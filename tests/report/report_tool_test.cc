@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -111,6 +112,34 @@ TEST_F(ReportToolTest, EachFindingNamesTheFieldsToMakeWeak) {
   EXPECT_THAT(tool("summary " + editors).output,
               HasSubstr("fix: make Buffer::editor and Cursor::buffer Weak (frees 2 cycles, 6 "
                         "objects"));
+}
+
+// Issue 14.4: one definition of a leak. The agent's stderr line, `summary` and the page give
+// the same number of leaked objects and cycles for the same report.
+TEST_F(ReportToolTest, TheAgentTheSummaryAndThePageCountTheSameLeaks) {
+  for (const auto& [sample, args] :
+       {std::pair{"leaky_document", "3 2"}, std::pair{"leaky_event_bus", ""},
+        std::pair{"leaky_tree", "2 3"}}) {
+    const std::string path = dir_ + "/" + sample + "-counted.json";
+    ProgramRun run = run_shell(
+        "cd '" + dir_ + "' && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD='" + CYCLEGC_PRELOAD_PREFIX +
+        CYCLEGC_AGENT + "' CYCLEGC_OPTIONS='report_path=" + path + "' " + CYCLEGC_SAMPLES_DIR +
+        "/" + sample + " " + args);
+    ASSERT_EQ(run.status, 0) << run.output;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(
+        run.output, m, std::regex("cyclegc: ([0-9]+) leaked objects \\(([0-9]+) cycles\\)")))
+        << run.output;
+    const std::string leaked = m[1], cycles = m[2];
+    const auto summary = nlohmann::json::parse(tool("summary --format=json " + path).output);
+    EXPECT_EQ(std::to_string(summary["leaked_objects"].get<int>()), leaked) << sample;
+    EXPECT_THAT(tool("summary " + path).output, HasSubstr("\n" + leaked + " objects leaked\n"))
+        << sample;
+    EXPECT_THAT(tool("html " + path + " -o -").output,
+                HasSubstr("<span id=\"leaked\">" + leaked + " leaked objects</span><span>" +
+                          cycles + " cycles in "))
+        << sample;
+  }
 }
 
 TEST_F(ReportToolTest, ShowNamesEdgesLinesAndWhatBreakingTheClosingEdgeFrees) {
