@@ -676,14 +676,7 @@ void invoke_callbacks(GcState& s, Phase phase, const CollectionInfo& info) {
   }
 }
 
-thread_local bool t_is_collector_thread = false;
-
 }  // namespace
-
-void mark_collector_thread() {
-  t_is_collector_thread = true;
-  set_collector_thread_is_current();
-}
 
 std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running,
                            RunOptions options) {
@@ -705,7 +698,7 @@ std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running
   s.bytes_since_collection.store(0, std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
   invoke_callbacks(s, Phase::kStart, {generation, 0, 0, trigger});
-  Result r = collect_main(s, generation, t_is_collector_thread, options.save_all,
+  Result r = collect_main(s, generation, is_collector_thread(), options.save_all,
                           options.uncollectable_first);
   {
     std::lock_guard lock(s.mu);

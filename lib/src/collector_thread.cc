@@ -62,10 +62,7 @@ bool take_pending(CollectorThread& c, Trigger& trigger, int& generation) {
   return false;
 }
 
-thread_local bool t_is_collector = false;
-
 void run() {
-  t_is_collector = true;
   mark_collector_thread();
   CollectorThread& c = collector();
   std::unique_lock lock(c.mu);
@@ -108,7 +105,7 @@ void run() {
 void before_fork() {
   CollectorThread& c = collector();
   std::unique_lock lock(c.mu);
-  if (!t_is_collector) {
+  if (!is_collector_thread()) {
     c.parked_changed.wait_for(lock, std::chrono::seconds(1),
                               [&c] { return !c.thread || c.parked; });
   }

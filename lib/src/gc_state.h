@@ -127,9 +127,6 @@ std::string demangle(const char* mangled);
 // "<Graph 0x...>" as CPython's debug output prints objects.
 std::string debug_repr(const ObjectHeader* h);
 
-// Marks the calling thread as the background collector (collector.cc).
-void mark_collector_thread();
-
 // Registers, once, what runs at the program's end (collector_thread.cc): after the first
 // tracked object exists, so that the handler runs before the static destructors of the
 // program's globals, which were constructed before it.

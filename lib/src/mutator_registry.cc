@@ -327,7 +327,14 @@ std::size_t other_mutators() {
   return n;
 }
 
-void set_collector_thread_is_current() {
+namespace {
+thread_local bool t_is_collector = false;
+}  // namespace
+
+bool is_collector_thread() { return t_is_collector; }
+
+void mark_collector_thread() {
+  t_is_collector = true;
   if (!t_mutator.registered) register_mutator();
   Registry& r = registry();
   std::lock_guard lock(r.mu);

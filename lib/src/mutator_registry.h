@@ -65,7 +65,10 @@ class LibraryWait {
 // Live threads, other than the caller and the collector thread, that have used references:
 // when there are none, plain containers can be traced (nothing can be mutating them).
 std::size_t other_mutators();
-void set_collector_thread_is_current();
+// The calling thread is the background collector, from now on: exempt from stops, and what
+// is_collector_thread() answers. The one record of which thread collects.
+void mark_collector_thread();
+bool is_collector_thread();
 
 // The registered threads other than the collector thread, for the conservative scan
 // (still_reachable.cc). `mark` is the thread's stack mark (mark_stack) when it is parked or

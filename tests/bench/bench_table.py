@@ -135,7 +135,7 @@ def main(bench_dir, cpython_script, out_json):
     folder = run_isolated(bench_dir, "folder_bench", lambda test: 3)
     reports = run_benchmark(bench_dir, "report_bench")
     # Each variant alone in its process: peak RSS is per process.
-    trees = run_isolated(bench_dir, "binary_trees_bench", lambda test: 1)
+    binary_trees = run_isolated(bench_dir, "binary_trees_bench", lambda test: 1)
     cpython = {}
     for n in COLLECT_SIZES:
         log(f"{cpython_script} {n} (x{CPYTHON_REPEATS})")
@@ -274,10 +274,10 @@ def main(bench_dir, cpython_script, out_json):
     # Binary trees with parent back-pointers (Benchmarks Game): cyclegc's strong parents and its
     # collector against shared_ptr with weak_ptr parents, and against Boehm GC when built in.
     for depth in (16, 18):
-        ours = trees[f"BM_BinaryTreesCyclegc/{depth}/iterations:1"]
+        ours = binary_trees[f"BM_BinaryTreesCyclegc/{depth}/iterations:1"]
         for base_name, label, target in [("SharedPtr", "shared_ptr + weak_ptr parents", 1.5),
                                          ("Boehm", "Boehm GC", 3.0)]:
-            base = trees.get(f"BM_BinaryTrees{base_name}/{depth}/iterations:1")
+            base = binary_trees.get(f"BM_BinaryTrees{base_name}/{depth}/iterations:1")
             if base is None:
                 log(f"binary trees: {label} not built (libgc-dev missing), its rows skipped")
                 continue
@@ -308,7 +308,7 @@ def main(bench_dir, cpython_script, out_json):
                    "benchmarks": {"ref_bench": ref, "collect_bench": collect,
                                   "pause_bench": pause, "agent_bench": agent,
                                   "folder_bench": folder, "report_bench": reports,
-                                  "binary_trees_bench": trees}}, f,
+                                  "binary_trees_bench": binary_trees}}, f,
                   indent=1)
     print(f"written to {out_json}")
 

@@ -121,10 +121,10 @@ TEST_F(ReportToolTest, TheAgentTheSummaryAndThePageCountTheSameLeaks) {
        {std::pair{"leaky_document", "3 2"}, std::pair{"leaky_event_bus", ""},
         std::pair{"leaky_tree", "2 3"}}) {
     const std::string path = dir_ + "/" + sample + "-counted.json";
-    ProgramRun run = run_shell(
-        "cd '" + dir_ + "' && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD='" + CYCLEGC_PRELOAD_PREFIX +
-        CYCLEGC_AGENT + "' CYCLEGC_OPTIONS='report_path=" + path + "' " + CYCLEGC_SAMPLES_DIR +
-        "/" + sample + " " + args);
+    ProgramRun run = run_shell("cd '" + dir_ + "' && ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD='" +
+                               CYCLEGC_PRELOAD_PREFIX + CYCLEGC_AGENT +
+                               "' CYCLEGC_OPTIONS='report_path=" + path + "' " +
+                               CYCLEGC_SAMPLES_DIR + "/" + sample + " " + args);
     ASSERT_EQ(run.status, 0) << run.output;
     std::smatch m;
     ASSERT_TRUE(std::regex_search(
