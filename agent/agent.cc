@@ -304,17 +304,28 @@ void stop_worker(Agent& a) {
 
 // fork(): the agent's locks are held across it, so that the child's copies are consistent and
 // free; the child has no worker thread (one is started for it) and a fresh semaphore.
+// Held while the agent activates (activate()).
+std::mutex g_activation_mu;
+
+// Registered when the agent loads, not when it activates: activation holds g_activation_mu, and
+// pthread_atfork() waits for a fork in progress, whose prepare handler waits for that lock. A
+// fork waits for an activation under way, so the child inherits the agent either whole or not
+// yet set up (and then sets itself up at its own first object).
 void before_fork() {
+  g_activation_mu.lock();
   if (!g_agent) return;
   g_agent->mu.lock();
   g_agent->stacks->before_fork();
 }
 void after_fork_parent() {
-  if (!g_agent) return;
-  g_agent->stacks->after_fork();
-  g_agent->mu.unlock();
+  if (g_agent) {
+    g_agent->stacks->after_fork();
+    g_agent->mu.unlock();
+  }
+  g_activation_mu.unlock();
 }
 void after_fork_child() {
+  g_activation_mu.unlock();
   Agent* a = g_agent;
   if (!a) return;
   a->stacks->after_fork();
@@ -408,7 +419,6 @@ void on_program_end() {
 // The options, parsed at start but acted on only once the process makes a tracked object.
 ParsedOptions* g_parsed = nullptr;
 const char* g_options_env = nullptr;
-std::mutex g_activation_mu;
 std::atomic<bool> g_active{false};
 
 void activate();
@@ -445,7 +455,6 @@ void activate() {
   a->observer.on_program_end = on_program_end;
   a->callback = add_callback(on_collection);
   if (a->options.debug_flags) set_debug(a->options.debug_flags);
-  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   g_agent = a;
   set_observer(&a->observer);
   take_dump_signal(*a);
@@ -459,6 +468,7 @@ __attribute__((constructor)) void agent_start() {
   g_parsed = new ParsedOptions(parse_options(g_options_env ? g_options_env : ""));
   if (g_parsed->options.help) std::fputs(options_help().c_str(), stderr);  // asked for: now
   g_waiting_observer.on_track = on_track;
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   set_observer(&g_waiting_observer);
 }
 

@@ -122,6 +122,45 @@ int fork_storm(int children) {
   return 0;
 }
 
+// fork() while another thread makes the process's first tracked object, which is when the
+// agent sets itself up: each child makes an object of its own and exits. A child that inherits
+// the agent half set up (its lock held by a thread the child does not have) hangs.
+int fork_at_activation(int children) {
+  std::atomic<bool> started{false};
+  std::thread first([&started] {
+    started = true;
+    leave_a_cycle("first");
+  });
+  while (!started.load()) {
+  }
+  std::vector<pid_t> forked;
+  for (int i = 0; i < children; ++i) {  // back to back, to land inside the set-up
+    const pid_t child = fork();
+    if (child == 0) {
+      leave_a_cycle("child");
+      _exit(0);
+    }
+    forked.push_back(child);
+  }
+  first.join();
+  int hung = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (pid_t child : forked) {
+    int status = 0;
+    while (waitpid(child, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ++hung;
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  std::printf("hung: %d of %d\n", hung, children);
+  return 0;
+}
+
 // A daemon's start: every descriptor above 2 is closed, then the program opens its own files,
 // which get the numbers the agent's descriptors had. Then it sends itself `sig` (0: none) and
 // waits a while, and checks that its files were neither written nor read by anyone else.
@@ -271,6 +310,7 @@ int main(int argc, char** argv) {
   if (mode == "own-handler") return own_handler();
   if (mode == "raise") return raise_ignored(static_cast<int>(n));
   if (mode == "fork-storm") return fork_storm(static_cast<int>(n));
+  if (mode == "fork-at-activation") return fork_at_activation(static_cast<int>(n));
   if (mode == "close-fds") return close_fds(static_cast<int>(n));
   if (mode == "unflushed") return unflushed();
   if (mode == "reprs") return reprs();

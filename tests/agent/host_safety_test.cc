@@ -115,6 +115,16 @@ TEST_F(HostSafetyTest, ForkedChildrenNeverHangWhileOtherThreadsAllocate) {
   EXPECT_THAT(r.output, HasSubstr("hung: 0 of 60"));
 }
 
+// The agent sets itself up when the process makes its first tracked object. A fork in the
+// middle of that (another thread's first object) must not leave the child a lock nobody holds.
+TEST_F(HostSafetyTest, AForkWhileTheAgentSetsItselfUpNeverHangsTheChild) {
+  for (int run = 0; run < 5; ++run) {
+    ProgramRun r = host("fork-at-activation 20", "report_path=none:summary=0", 120);
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("hung: 0 of 20")) << "run " << run;
+  }
+}
+
 // A daemon closes every descriptor and opens its own files: the agent writes into none of them,
 // reads none, and does not spin.
 TEST_F(HostSafetyTest, ADaemonsDescriptorsAreNeverTheAgents) {
