@@ -10,12 +10,19 @@
 //                         (their allocator metadata points at freed blocks); then the
 //                         registered threads' stacks (from their marks when they are stopped,
 //                         whole when not), the calling thread's first, with its thread-locals
-//   mark_from_roots       each root in turn, word by word: a live header marks its object, whose
-//                         value is scanned next; a heap block start has its block scanned. An
-//                         object keeps the first root that reached it as its holder. Garbage
-//                         is never marked and never scanned: what only garbage holds is leaked.
-//   follow_traces         the traced edges of marked objects, so that Refs behind interior
-//                         pointers or in another allocator's containers are still found
+//   mark_from_roots       each root in turn, word by word: a live header marks its object; a
+//                         heap block start has its block scanned; then the traced edges of
+//                         what it marked (follow_traces). An object keeps the first root that
+//                         reached it as its holder. Garbage is never marked and never scanned:
+//                         what only garbage holds is leaked.
+//   scan_values           then the value of every marked object, word by word, for references
+//                         its trace does not report (a std::function's captures, a Ref behind an
+//                         interior pointer), and what those reach in turn. Last, so that a
+//                         holder is decided by what roots reach exactly: a value's untraced
+//                         bytes may be stale (the unused part of a std::string's inline buffer
+//                         keeps whatever the block held before), and a stale word that happens
+//                         to equal a header must not make a global the holder of a whole ring
+//                         the main thread holds. Every object is marked all the same.
 //
 // Safety: it all runs inside one ReadingScope (reading_scope.h): the other threads that use
 // cyclegc are stopped at safepoints, where their stack marks are set, and blocks freed meanwhile
@@ -281,16 +288,28 @@ class Marker {
     }
   }
 
-  // The traced edges of every marked object, breadth first, scanning what they reach in turn.
+  // The traced edges of every object marked since the last call, breadth first.
   void follow_traces(const ReadingScope& scope) {
-    for (std::size_t next = 0; next < order_.size(); ++next) {
-      const std::size_t i = order_[next];
+    for (; traced_ < order_.size(); ++traced_) {
+      const std::size_t i = order_[traced_];
       for_each_live_edge(
           scope, objects_.refs[i], [&](const char*, std::size_t, const AnyRef& target) {
             const std::int32_t* at = objects_.find(reinterpret_cast<Word>(target.header()));
             if (at && *at >= 0) mark(static_cast<std::size_t>(*at), holder_of_[i]);
           });
       drain();
+    }
+  }
+
+  // The values of all marked objects, in the order they were marked, and what they reach.
+  void scan_values(const ReadingScope& scope) {
+    for (std::size_t next = 0; next < order_.size(); ++next) {
+      const std::size_t i = order_[next];
+      const ObjectHeader* h = objects_.refs[i].header();
+      const Word value = reinterpret_cast<Word>(h) + h->type->value_offset;
+      work_.push_back({hidden(value), hidden(value + h->type->value_size), holder_of_[i]});
+      drain();
+      follow_traces(scope);
     }
   }
 
@@ -324,12 +343,9 @@ class Marker {
     if (holder_of_[i] != kNone || objects_.garbage[i]) return;
     holder_of_[i] = holder;
     order_.push_back(i);
-    const ObjectHeader* h = objects_.refs[i].header();
-    const Word value = reinterpret_cast<Word>(h) + h->type->value_offset;
-    work_.push_back({hidden(value), hidden(value + h->type->value_size), holder});
   }
 
-  // Scans what visit() and mark() queued, depth first (a long list costs its length, not
+  // Scans what visit() and scan_values() queued, depth first (a long list costs its length, not
   // recursion).
   void drain() {
     while (!work_.empty()) {
@@ -352,6 +368,7 @@ class Marker {
   const bool racing_;  // other threads that use cyclegc run: the scope could not stop them
   std::vector<std::size_t> holder_of_;
   std::vector<std::size_t> order_;     // marked objects, as marked
+  std::size_t traced_ = 0;             // order_[0, traced_) have had their edges followed
   absl::flat_hash_set<Word> visited_;  // hidden: heap blocks scanned or queued
   std::vector<Range> work_;
 };
@@ -366,8 +383,11 @@ class Marker {
   ReadingScope scope;
   Roots roots = collect_roots(this_thread_mark);
   Marker marker(objects, *map, *blocks, scope.concurrent());
-  for (const Root& root : roots.roots) marker.mark_from(root, roots.holders);
-  marker.follow_traces(scope);
+  for (const Root& root : roots.roots) {
+    marker.mark_from(root, roots.holders);
+    marker.follow_traces(scope);
+  }
+  marker.scan_values(scope);
 
   // Holders that reached nothing new are dropped; the rest keep their order.
   std::vector<std::size_t> renumbered(roots.holders.size(), ~std::size_t{0});
