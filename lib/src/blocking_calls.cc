@@ -36,6 +36,7 @@
 
 #include "cyclegc/mutator.h"
 #include "mutator_registry.h"
+#include "thread_buffers.h"
 
 namespace cyclegc::detail {
 void link_blocking_calls() {}
@@ -68,10 +69,12 @@ class Blocked {
     m_->safepoints.store(m_->safepoints.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
     mark_stack(*m_);
+    lent_ = lend_buffers();
     m_->blocked.store(true, std::memory_order_seq_cst);
   }
   ~Blocked() {
     if (!m_) return;
+    if (lent_) reclaim_buffers();
     // seq_cst, paired with stop_mutators(): either the stop saw this thread blocked and this
     // load sees the stop, or the stop sees the thread running and waits for it.
     m_->blocked.store(false, std::memory_order_seq_cst);
@@ -83,6 +86,7 @@ class Blocked {
 
  private:
   MutatorRecord* m_;
+  bool lent_ = false;
 };
 
 template <class F, class... Args>

@@ -48,6 +48,15 @@
 // relies on, the one std::shared_ptr users already follow: a raw pointer or C++ reference to a
 // managed object is used only while the object is reachable from a Ref the program holds.
 //
+// Young objects. Before the phases, run_collection hands the calling thread's young objects to
+// generation 0, and those of every thread blocked in a wait (thread_buffers.h); the rest stay in
+// their threads' buffers, on no list. A young object is therefore never a candidate: never
+// pinned, condemned or freed by a collection. A reference from it to a candidate is not
+// subtracted, so the candidate counts as held from outside — the direction that can only keep
+// objects alive — and the argument above holds with G drawn from the candidates alone. A
+// hand-over during a collection links objects into the fresh generation 0, which the collection
+// does not own.
+//
 // Why no freed memory is read. Candidates are pinned, so no thread destroys one during the
 // collection. The collector also reads the header of any object a candidate's field points to;
 // such an object may be freed concurrently, so while a collection runs, freed blocks are retired
@@ -82,7 +91,9 @@
 #include "finalizer.h"
 #include "gc_list.h"
 #include "gc_state.h"
+#include "invariants.h"
 #include "mutator_registry.h"
+#include "thread_buffers.h"
 
 namespace cyclegc::detail {
 namespace {
@@ -185,6 +196,8 @@ Pinned pin_candidates(GcState& s, GcLinks* young, GcLinks* old) {
       if (l == young) return pinned_total;
       ObjectHeader* h = ObjectHeader::from_links(l);
       std::uint32_t word = h->strong.load(std::memory_order_relaxed);
+      CYCLEGC_INVARIANT(!(word & ObjectHeader::kYoung),
+                        "an object on a generation list is not in a young buffer");
       bool pinned = false;
       while ((word & ObjectHeader::kCountMask) != 0) {
         check_strong(h, word);
@@ -685,7 +698,8 @@ std::size_t run_collection(int generation, Trigger trigger, bool wait_if_running
   if ((trigger == Trigger::kThreshold || trigger == Trigger::kBytes) && g_program_ended.load()) {
     return 0;  // automatic collections end with the program (at_program_end)
   }
-  flush_pending_unlinks();
+  settle_this_thread();
+  adopt_lent_buffers();
   {
     std::unique_lock lock(s.mu);
     if (s.collecting && !wait_if_running) return 0;

@@ -17,6 +17,7 @@
 #include "cyclegc/still_reachable.h"
 #include "gc_state.h"
 #include "mutator_registry.h"
+#include "thread_buffers.h"
 
 #ifdef CYCLEGC_SHARED_LIBRARY
 // Defined by the preloaded agent, when there is one (weak: null otherwise).
@@ -277,6 +278,7 @@ void request_collect(int generation) {
     throw std::invalid_argument("request_collect: generation must be in [0, 2], got " +
                                 std::to_string(generation));
   }
+  detail::settle_this_thread();  // what this thread made is part of what it asks for
   detail::notify_collector(Trigger::kRequest, generation);
 }
 
@@ -285,6 +287,7 @@ void set_interval(std::chrono::milliseconds interval) {
     throw std::invalid_argument("set_interval: interval must be >= 0 ms (0 turns it off), got " +
                                 std::to_string(interval.count()));
   }
+  detail::settle_this_thread();  // the first interval sees what this thread made before it
   detail::ensure_collector_thread();
   auto& c = detail::collector();
   {

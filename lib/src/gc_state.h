@@ -19,6 +19,7 @@
 #include "cyclegc/object_header.h"
 #include "cyclegc/observer.h"
 #include "gc_list.h"
+#include "thread_buffers.h"
 
 namespace cyclegc::detail {
 
@@ -93,15 +94,10 @@ inline std::unique_lock<std::mutex> lock_for_mutator(GcState& s) {
 // Between the collector's batches: let waiting application threads take the lock first.
 void yield_to_mutators(GcState& s);
 
-// Unlinks the objects this thread destroyed and has not yet taken off their generation lists
-// (object_lifetime.cc). Called where the lists must be exact for the calling thread: before a
-// collection, an introspection call, and at thread exit. Must not be called with `mu` held.
-void flush_pending_unlinks() noexcept;
-
-// The state lock, for an answer that depends on the generation lists: the calling thread's dead
-// objects are unlinked first, so that they are neither counted nor listed.
+// The state lock, for an answer that depends on the generation lists: the calling thread's
+// young objects are listed and its dead ones unlinked first (thread_buffers.h).
 inline std::unique_lock<std::mutex> lock_settled(GcState& s) {
-  flush_pending_unlinks();
+  settle_this_thread();
   return std::unique_lock(s.mu);
 }
 

@@ -39,11 +39,12 @@
 
 #include "cyclegc/mutator.h"
 #include "gc_state.h"
+#include "thread_buffers.h"
 
 namespace cyclegc::detail {
 
 constinit thread_local MutatorRecord t_mutator __attribute__((tls_model("initial-exec"))) = {
-    {0}, 0, false, false, {0}, {false}, false, false, 0, 0, {0}};
+    {0}, 0, false, false, {0}, {false}, false, false, 0, 0, {0}, {nullptr}};
 std::atomic<int> g_collecting{0};
 std::atomic<bool> g_stop_requested{false};
 
@@ -113,15 +114,21 @@ Registry& registry() {
 }
 
 void unregister_at_exit(void* record) {
-  flush_pending_unlinks();  // this thread's last dead objects
+  auto* m = static_cast<MutatorRecord*>(record);
+  settle_this_thread();  // this thread's last young and dead objects
   // Past its thread_local destructors, an exiting thread changes nothing: a stop need not wait.
-  static_cast<MutatorRecord*>(record)->blocked.store(true, std::memory_order_seq_cst);
+  m->blocked.store(true, std::memory_order_seq_cst);
   Registry& r = registry();
-  std::lock_guard lock(r.mu);
-  auto& v = r.records;
-  v.erase(std::remove(v.begin(), v.end(), static_cast<MutatorRecord*>(record)), v.end());
-  if (r.collector == record) r.collector = nullptr;
-  static_cast<MutatorRecord*>(record)->registered = false;
+  ThreadBuffers* buffers;
+  {
+    std::lock_guard lock(r.mu);
+    auto& v = r.records;
+    v.erase(std::remove(v.begin(), v.end(), m), v.end());
+    if (r.collector == record) r.collector = nullptr;
+    m->registered = false;
+    buffers = m->buffers.exchange(nullptr);  // no collection reads them past this lock
+  }
+  free_thread_buffers(buffers);
 }
 
 int choose_barrier() {
@@ -355,11 +362,25 @@ std::vector<RegisteredThread> registered_threads() {
   return out;
 }
 
+std::vector<ThreadBuffers*> take_lent_buffers() {
+  Registry& r = registry();
+  std::lock_guard lock(r.mu);
+  std::vector<ThreadBuffers*> taken;
+  for (MutatorRecord* m : r.records) {
+    ThreadBuffers* b = m->buffers.load(std::memory_order_acquire);
+    if (m != &t_mutator && take_lent(b)) taken.push_back(b);
+  }
+  return taken;
+}
+
 void registry_at_load() { registry(); }
 void registry_before_fork() { registry().mu.lock(); }
 void registry_after_fork_parent() { registry().mu.unlock(); }
 void registry_after_fork_child() {
   Registry& r = registry();
+  for (MutatorRecord* m : r.records) {
+    if (m != &t_mutator) adopt_buffers_of_vanished_thread(m->buffers.exchange(nullptr));
+  }
   r.records.clear();  // only this thread exists in the child, under the child's own ids
   if (t_mutator.registered) {
     t_mutator.tid = gettid();

@@ -124,8 +124,10 @@ TEST_F(BackgroundTest, IntervalCollectsPeriodically) {
   set_interval(20ms);
   EXPECT_EQ(get_interval(), 20ms);
   EXPECT_TRUE(eventually([] { return Node::live == 0; }));
-  make_self_loops(10);  // and again, without any other trigger
-  EXPECT_TRUE(eventually([] { return Node::live == 0; }));
+  make_self_loops(10);  // and again, without any other trigger: this thread's young objects
+  if (kWaitsAreSeen) {  // are lent to the interval's collections while it sleeps
+    EXPECT_TRUE(eventually([] { return Node::live == 0; }));
+  }
   EXPECT_TRUE(eventually(
       [] { return get_stats()[2].by_trigger[static_cast<int>(Trigger::kInterval)] >= 2; }));
   set_interval(0ms);

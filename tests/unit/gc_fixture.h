@@ -49,6 +49,16 @@ constexpr bool kSanitized =
     false;
 #endif
 
+// Whether libcyclegc sees this build's waits (condition variables, sleeps): under ThreadSanitizer
+// the sanitizer's interceptors take them first, so a waiting thread neither counts as stopped
+// nor lends its young objects to collections (lib/src/thread_buffers.h).
+constexpr bool kWaitsAreSeen =
+#if defined(__SANITIZE_THREAD__)
+    false;
+#else
+    true;
+#endif
+
 // Polls `done` for up to ten seconds: background work finishes when the collector thread gets
 // to it, not at a known time.
 template <class F>

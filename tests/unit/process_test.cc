@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -56,6 +57,37 @@ TEST(Process, ForkedChildHasItsOwnWorkingCollector) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's collector did not collect on its own thread";
+}
+
+// fork() while another thread has garbage in its young buffer and is running, not waiting (so
+// it has lent nothing): the child, where that thread does not exist, hands the buffer over on
+// its behalf, and collects the garbage.
+TEST(Process, AForkedChildCollectsTheGarbageInAVanishedThreadsHalfFullBuffer) {
+  set_background(false);
+  collect();
+  std::atomic<bool> made{false}, release{false};
+  std::thread busy([&] {
+    make_self_loops(10);  // fewer than a buffer holds
+    made = true;
+    while (!release.load()) {
+    }  // running, never waiting
+  });
+  while (!made.load()) {
+  }
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::size_t found = collect();
+    _exit(found == 10 && Node::live == 0 ? 0 : 10 + static_cast<int>(found));
+  }
+  release = true;
+  busy.join();
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child collected " << WEXITSTATUS(status) - 10;
+  EXPECT_EQ(collect(), 10u);  // the parent too, once the thread has exited
+  EXPECT_EQ(Node::live, 0);
 }
 
 // Bounded, so that a child that hangs fails its test instead of stalling the suite.

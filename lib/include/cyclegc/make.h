@@ -28,7 +28,11 @@ Ref<T> make(Args&&... args) {
   if (!detail::t_mutator.registered) detail::register_mutator();
   detail::safepoint();
   char* block = static_cast<char*>(detail::allocate_block(info));
-  auto* h = new (block + Info::kHeaderFromStart) detail::ObjectHeader{{1}, {1}, &info};
+  constexpr bool kTracked = Traceable<T>;
+  auto* h = new (block + Info::kHeaderFromStart)
+      detail::ObjectHeader{{kTracked ? detail::kBornYoungStrong : detail::kBornStrong},
+                           {kTracked ? detail::kBornYoungWeak : detail::kBornWeak},
+                           &info};
   try {
     new (h->value()) T(std::forward<Args>(args)...);
   } catch (...) {
@@ -39,7 +43,7 @@ Ref<T> make(Args&&... args) {
   if constexpr (detail::RefFromThis<T>) {
     detail::ref_from_this_base(value)->attach(h, value);
   }
-  if constexpr (Traceable<T>) detail::track(h);
+  if constexpr (kTracked) detail::track(h);
   return Ref<T>::adopt(h, value);
 }
 

@@ -15,6 +15,8 @@
 
 namespace cyclegc::detail {
 
+struct ThreadBuffers;  // lib/src/thread_buffers.h
+
 struct MutatorRecord {
   std::atomic<std::uint64_t> seq;  // odd while the thread is inside an OpScope
   std::uint32_t depth;             // OpScopes nest when destructors run inside one
@@ -35,6 +37,9 @@ struct MutatorRecord {
   long tid;
   unsigned long thread;  // pthread_t
   std::atomic<std::uintptr_t> stack_mark;
+  // The thread's young and dead objects not yet reported to the generation lists. Set by the
+  // thread itself, cleared under the registry lock, read by collections under that lock.
+  std::atomic<ThreadBuffers*> buffers;
 };
 
 // Initial-exec TLS: one %fs-relative access, no __tls_get_addr call on the fast path.

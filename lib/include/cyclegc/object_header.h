@@ -61,8 +61,10 @@ struct GcLinks {
 };
 
 struct ObjectHeader {
-  // Low 28 bits: strong count. The flags above it, all set by atomic read-modify-writes so that
+  // Low 27 bits: strong count. The flags above it, all set by atomic read-modify-writes so that
   // they order with the count:
+  //   kYoung      tracked, and still in its thread's young buffer, on no generation list
+  //               (lib/src/thread_buffers.h); cleared only while the count is not zero
   //   kCondemned  the collector found the object garbage: weak references read empty
   //   kFinalized  finalize() has run (PEP 442: at most once)
   //   kDirty      a reference to the object was created, dropped or moved during a collection
@@ -79,7 +81,8 @@ struct ObjectHeader {
   std::atomic<std::uint32_t> weak;
   const TypeInfo* type;
 
-  static constexpr std::uint32_t kCountMask = (1u << 28) - 1;
+  static constexpr std::uint32_t kCountMask = (1u << 27) - 1;
+  static constexpr std::uint32_t kYoung = 1u << 27;
   static constexpr std::uint32_t kTentative = 1u << 28;
   static constexpr std::uint32_t kDirty = 1u << 29;
   static constexpr std::uint32_t kFinalized = 1u << 30;
@@ -151,6 +154,11 @@ inline void weak_decref(ObjectHeader* h) noexcept {
     free_block(h);
   }
 }
+
+// The two count words a new object starts with. A tracked one is born young, with a weak
+// reference held by its thread's young buffer besides the collective one (thread_buffers.h).
+inline constexpr std::uint32_t kBornStrong = 1, kBornWeak = 1;
+inline constexpr std::uint32_t kBornYoungStrong = 1 | ObjectHeader::kYoung, kBornYoungWeak = 2;
 
 // Registers a freshly constructed tracked object with the collector (may trigger a collection).
 void track(ObjectHeader* h);
