@@ -193,6 +193,11 @@ const OptionSpec kSpecs[] = {
     {"summary", "print a text summary on stderr at exit (default 1)",
      [](Options& o, absl::string_view v, std::string&) { return parse_bool(v, o.summary); },
      "0/1, true/false or yes/no"},
+    {"shared_ptr",
+     "in a program that does not use libcyclegc, track the heap (malloc, free, ...) and report "
+     "the std::shared_ptr cycles it leaks (default 1)",
+     [](Options& o, absl::string_view v, std::string&) { return parse_bool(v, o.shared_ptr); },
+     "0/1, true/false or yes/no"},
     {"verbosity",
      "1 also says why the agent stays idle in a process (default 0: silent where cyclegc is "
      "not used)",

@@ -20,6 +20,9 @@ struct Options {
   std::string suppressions;                     // file of suppression lines
   bool summary = true;                          // a short text summary on stderr at exit
   int verbosity = 0;                            // 1: say why the agent stays idle
+  // In a process that does not load libcyclegc.so: track heap blocks (the malloc family) and
+  // report the std::shared_ptr cycles among them (heap_hooks.cc).
+  bool shared_ptr = true;
 };
 
 struct ParsedOptions {

@@ -1,9 +1,13 @@
 // libcyclegc_agent.so, the object users preload. It links to nothing of cyclegc's, so it loads
 // into every process of a process tree — shells, test runners, wrappers — wherever the library
-// is installed, and costs nothing in those that never load libcyclegc.so. The library announces
-// itself when it loads, at start or by dlopen (cyclegc_agent_library_loaded); only then is the
-// agent proper, libcyclegc_agent_core.so beside this file, loaded, and it binds to that copy of
-// the library by its soname.
+// is installed. The library announces itself when it loads, at start or by dlopen
+// (cyclegc_agent_library_loaded); only then is the agent proper, libcyclegc_agent_core.so
+// beside this file, loaded, and it binds to that copy of the library by its soname.
+//
+// A process that never loads libcyclegc.so may still leak through std::shared_ptr cycles: there
+// the heap hooks (heap_hooks.h) track its blocks, and at exit, if any block is alive, the heap
+// analyzer beside this file, libcyclegc_agent_heap.so, looks for them. A process with no
+// shared object alive gets no report and no word.
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
@@ -18,32 +22,43 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
+#include "heap_hooks.h"
 #include "options.h"
 
 namespace cyclegc::agent {
 namespace {
 
 std::atomic<bool> g_core_loaded{false};
-// Where the core is: beside this object. Found at this object's start, before the program can
-// change its directory, or at the announcement if that comes first.
+// Where the core and the heap analyzer are: beside this object. Found at this object's start,
+// before the program can change its directory, or at the announcement if that comes first.
 char g_core_path[PATH_MAX];
+char g_heap_analyzer_path[PATH_MAX];
 
-bool find_core_path() {
-  if (g_core_path[0] != '\0') return true;
+bool beside_self(char (&out)[PATH_MAX], const char* name) {
   Dl_info info{};
   char self[PATH_MAX];
-  if (dladdr(reinterpret_cast<void*>(&find_core_path), &info) == 0 || info.dli_fname == nullptr ||
+  if (dladdr(reinterpret_cast<void*>(&beside_self), &info) == 0 || info.dli_fname == nullptr ||
       realpath(info.dli_fname, self) == nullptr) {
     return false;
   }
   const char* slash = std::strrchr(self, '/');
   const int dir = static_cast<int>(slash - self);
-  const int n =
-      std::snprintf(g_core_path, sizeof g_core_path, "%.*s/libcyclegc_agent_core.so", dir, self);
-  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof g_core_path) g_core_path[0] = '\0';
-  return g_core_path[0] != '\0';
+  const int n = std::snprintf(out, sizeof out, "%.*s/%s", dir, self, name);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof out) out[0] = '\0';
+  return out[0] != '\0';
 }
+
+bool find_core_path() {
+  if (g_core_path[0] != '\0') return true;
+  beside_self(g_heap_analyzer_path, "libcyclegc_agent_heap.so");
+  return beside_self(g_core_path, "libcyclegc_agent_core.so");
+}
+
+// The options, read at start (the program may change its environment).
+Options* g_options = nullptr;
+const char* g_options_text = nullptr;
 
 void load_core() {
   if (g_core_loaded.exchange(true)) return;
@@ -61,10 +76,11 @@ void load_core() {
   }
 }
 
-// Whether the executable's own symbol table names cyclegc functions: a program that links
-// cyclegc statically, whose copy of the library announces itself to no agent. Read from the
-// file at exit, only in a process where the agent stayed idle; a stripped executable says no.
-bool links_cyclegc_statically() {
+// Whether the executable's own symbol table names a symbol that starts with one of `prefixes`:
+// cyclegc functions in a program that links cyclegc statically, whose copy of the library
+// announces itself to no agent; shared_ptr control blocks' vtables. Read from the file at exit,
+// only in a process where the agent stayed idle; a stripped executable says no.
+bool executable_names(std::initializer_list<const char*> prefixes) {
   const int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   struct stat st {};
@@ -90,7 +106,10 @@ bool links_cyclegc_statically() {
       if (syms[k].st_name >= strtab->sh_size || syms[k].st_shndx == SHN_UNDEF) continue;
       const char* name = base + strtab->sh_offset + syms[k].st_name;
       const std::size_t room = strtab->sh_size - syms[k].st_name;
-      found = strnlen(name, room) < room && std::strncmp(name, "_ZN7cyclegc", 11) == 0;
+      if (strnlen(name, room) == room) continue;
+      for (const char* prefix : prefixes) {
+        found |= std::strncmp(name, prefix, std::strlen(prefix)) == 0;
+      }
     }
   }
   munmap(map, size);
@@ -98,21 +117,45 @@ bool links_cyclegc_statically() {
 }
 
 __attribute__((constructor)) void preload_start() {
-  if (getauxval(AT_SECURE) == 0) find_core_path();
+  if (getauxval(AT_SECURE) != 0) return;
+  find_core_path();
+  g_options_text = std::getenv("CYCLEGC_OPTIONS");
+  g_options = new Options(parse_options(g_options_text ? g_options_text : "").options);
+  if (!g_core_loaded.load() && g_heap_analyzer_path[0] != '\0') start_heap_tracking(*g_options);
+}
+
+// The std::shared_ptr report at exit, where the heap was tracked and something is alive.
+// Returns whether the heap was looked at.
+bool report_heap() {
+  const char* refusal = heap_tracking_refusal();
+  if (refusal != nullptr &&
+      executable_names({"_ZTVSt23_Sp_counted_ptr_inplace", "_ZTVSt15_Sp_counted_ptr",
+                        "_ZTVSt19_Sp_counted_deleter"})) {
+    std::fprintf(stderr, "cyclegc: not looking for std::shared_ptr cycles: %s\n", refusal);
+    return true;
+  }
+  if (!heap_tracking() || heap_live_blocks() == 0) return false;
+  const std::size_t leaks = write_heap_report(g_heap_analyzer_path, "exit", g_options->stack_depth,
+                                              g_options_text ? g_options_text : "");
+  if (leaks > 0 && g_options->exitcode != 0) {
+    std::fflush(nullptr);  // every stream the program left open: _exit() flushes none
+    _exit(g_options->exitcode);
+  }
+  return true;
 }
 
 // Silent where cyclegc is not used, unless asked; a static copy of cyclegc is worth a word.
 __attribute__((destructor)) void preload_stop() {
   if (g_core_loaded.load() || getauxval(AT_SECURE) != 0) return;
-  if (links_cyclegc_statically()) {
+  const bool looked = report_heap();
+  if (executable_names({"_ZN7cyclegc"})) {
     std::fputs(
         "cyclegc: warning: this program links cyclegc statically (it has its own copy of "
         "the library), so the agent saw no object and stayed idle\n",
         stderr);
     return;
   }
-  const char* text = std::getenv("CYCLEGC_OPTIONS");
-  if (parse_options(text ? text : "").options.verbosity > 0) {
+  if (!looked && g_options != nullptr && g_options->verbosity > 0) {
     std::fputs("cyclegc: this program does not load libcyclegc.so, so the agent stayed idle\n",
                stderr);
   }
@@ -124,5 +167,6 @@ __attribute__((destructor)) void preload_stop() {
 // Called by libcyclegc.so once it has loaded (lib/src/collector_thread.cc).
 extern "C" __attribute__((visibility("default"))) void cyclegc_agent_library_loaded() {
   if (getauxval(AT_SECURE) != 0) return;  // setuid or setgid: never act on the environment
+  cyclegc::agent::stop_heap_tracking();   // the collector's own agent knows this program better
   cyclegc::agent::load_core();
 }

@@ -12,7 +12,7 @@ install(TARGETS cyclegc cyclegc_static EXPORT cyclegcTargets
 install(TARGETS cyclegc_gtest EXPORT cyclegcGTestTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY lib/include/cyclegc DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS cyclegc_agent cyclegc_agent_core LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS cyclegc_agent cyclegc_agent_core cyclegc_agent_heap LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS cyclegc-report RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 set(config_dir ${CMAKE_INSTALL_LIBDIR}/cmake/cyclegc)

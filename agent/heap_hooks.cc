@@ -1,0 +1,346 @@
+// The malloc family, interposed by the preloaded object so that a program that never heard of
+// cyclegc has its heap blocks tracked (live_blocks.h) with their allocation stacks, for the
+// std::shared_ptr analysis (heap_scan.h) at exit.
+//
+// Every function forwards to the next definition in the lookup order (dlsym RTLD_NEXT), which
+// is glibc's. Tracking runs only where that is safe and useful, decided at start: not in a
+// setuid program, not under a sanitizer or another malloc (which own the heap and may free
+// blocks behind free()'s back), not when shared_ptr=0, and never again once libcyclegc.so
+// announces itself (the collector's own agent knows that program better). operator new and
+// delete are left alone: libstdc++'s call malloc and free, and a program's own replacement must
+// stay the program's.
+//
+// Re-entrancy: dlsym may allocate while the functions are looked up; those calls are served
+// from a static arena that is never freed. The hooks' own work never allocates (tables and stacks
+// are mmap'd), and the analyzer's allocations, made with t_inside set, are not tracked.
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include "absl/debugging/stacktrace.h"
+#include "heap_access.h"
+#include "heap_hooks.h"
+
+namespace cyclegc::agent {
+namespace {
+
+using MallocFn = void* (*)(std::size_t);
+using FreeFn = void (*)(void*);
+using CallocFn = void* (*)(std::size_t, std::size_t);
+using ReallocFn = void* (*)(void*, std::size_t);
+using MemalignFn = void* (*)(std::size_t, std::size_t);
+using PosixMemalignFn = int (*)(void**, std::size_t, std::size_t);
+
+struct Next {
+  MallocFn malloc = nullptr;
+  FreeFn free = nullptr;
+  CallocFn calloc = nullptr;
+  ReallocFn realloc = nullptr;
+  MemalignFn memalign = nullptr;
+  MemalignFn aligned_alloc = nullptr;
+  PosixMemalignFn posix_memalign = nullptr;
+  MallocFn valloc = nullptr;
+  MallocFn pvalloc = nullptr;
+};
+Next g_next;
+enum : int { kUnresolved, kResolving, kResolved };
+std::atomic<int> g_resolution{kUnresolved};
+
+// Where dlsym's own allocations go while the functions are being looked up: a bump arena, each
+// block after a 16-byte header holding its size (for realloc).
+alignas(16) char g_boot[1 << 16];
+std::atomic<std::size_t> g_boot_used{0};
+
+bool in_boot(const void* p) {
+  return p >= static_cast<const void*>(g_boot) &&
+         p < static_cast<const void*>(g_boot + sizeof g_boot);
+}
+
+void* boot_alloc(std::size_t n, std::size_t align = 16) {
+  if (align < 16) align = 16;
+  std::size_t at = g_boot_used.load(std::memory_order_relaxed), start;
+  do {
+    start = (at + 16 + align - 1) & ~(align - 1);
+    if (start + n > sizeof g_boot) return nullptr;
+  } while (!g_boot_used.compare_exchange_weak(at, start + n, std::memory_order_relaxed));
+  std::memcpy(g_boot + start - sizeof(std::size_t), &n, sizeof n);
+  return g_boot + start;  // static storage: already zero, never reused
+}
+
+std::size_t boot_size(const void* p) {
+  std::size_t n;
+  std::memcpy(&n, static_cast<const char*>(p) - sizeof n, sizeof n);
+  return n;
+}
+
+template <typename Fn>
+void look_up(Fn& fn, const char* name) {
+  fn = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+}
+
+// True once the next functions are known; false while they are being looked up (by this
+// thread or another), when the caller serves from the arena.
+bool resolved() {
+  int state = g_resolution.load(std::memory_order_acquire);
+  if (state == kResolved) return true;
+  if (state == kUnresolved &&
+      g_resolution.compare_exchange_strong(state, kResolving, std::memory_order_acq_rel)) {
+    Next next;
+    look_up(next.malloc, "malloc");
+    look_up(next.free, "free");
+    look_up(next.calloc, "calloc");
+    look_up(next.realloc, "realloc");
+    look_up(next.memalign, "memalign");
+    look_up(next.aligned_alloc, "aligned_alloc");
+    look_up(next.posix_memalign, "posix_memalign");
+    look_up(next.valloc, "valloc");
+    look_up(next.pvalloc, "pvalloc");
+    g_next = next;
+    g_resolution.store(kResolved, std::memory_order_release);
+    return true;
+  }
+  return false;
+}
+
+// The tracking state. g_tracking is read on every call; the rest is set before it turns on.
+std::atomic<bool> g_tracking{false};
+LiveBlocks g_blocks;
+AllocationStacks g_stacks;
+int g_capture_depth = 0;  // frames captured per block: the report's depth and the allocator's
+const char* g_refusal = nullptr;  // why tracking stays off, for the exit line
+
+// > 0 while this thread runs the agent's own code (the analyzer): its allocations go untracked.
+__attribute__((tls_model("initial-exec"))) thread_local int t_inside = 0;
+// While this thread scans, holding every shard's lock: its frees take no lock.
+__attribute__((tls_model("initial-exec"))) thread_local bool t_scanning = false;
+// The last stack this thread interned, by its 64-bit hash: a loop allocating at one site takes
+// no lock for it. (Small, because static TLS is scarce.)
+struct LastStack {
+  std::uint64_t hash = 0;
+  std::uint32_t id = 0;
+};
+__attribute__((tls_model("initial-exec"))) thread_local LastStack t_last;
+
+std::uint32_t capture_stack() {
+  if (g_capture_depth == 0) return 0;
+  void* raw[AllocationStacks::kMaxFrames];
+  const int n = absl::GetStackTrace(raw, g_capture_depth, 1);
+  if (n <= 0) return 0;
+  const auto* pcs = reinterpret_cast<const std::uintptr_t*>(raw);
+  const std::uint64_t h = AllocationStacks::hash(pcs, n);
+  if (h == t_last.hash && t_last.id != 0) return t_last.id;
+  t_last = {h, g_stacks.intern(pcs, n, h)};
+  return t_last.id;
+}
+
+inline void track(void* p, std::size_t n) {
+  if (p == nullptr || !g_tracking.load(std::memory_order_relaxed) || t_inside > 0) return;
+  ++t_inside;  // the unwinder may allocate on its first call
+  g_blocks.insert(reinterpret_cast<std::uintptr_t>(p), n, capture_stack());
+  --t_inside;
+}
+
+inline void untrack(void* p) {
+  if (p == nullptr || !g_tracking.load(std::memory_order_relaxed)) return;
+  if (t_scanning) {
+    g_blocks.erase_locked(reinterpret_cast<std::uintptr_t>(p));
+  } else {
+    g_blocks.erase(reinterpret_cast<std::uintptr_t>(p));
+  }
+}
+
+void begin_scan() {
+  g_blocks.lock_all();
+  t_scanning = true;
+}
+void end_scan() {
+  t_scanning = false;
+  g_blocks.unlock_all();
+}
+
+// fork(): every lock is held across it, so that the child's tables are whole and free.
+void before_fork() {
+  if (!g_tracking.load()) return;
+  g_stacks.lock();
+  g_blocks.lock_all();
+}
+void after_fork() {
+  if (!g_tracking.load()) return;
+  g_blocks.unlock_all();
+  g_stacks.unlock();
+}
+
+// The runtime that owns the heap when it is not glibc's malloc, or null.
+const char* foreign_heap() {
+  for (const char* sanitizer : {"__asan_init", "__tsan_init", "__msan_init", "__hwasan_init"}) {
+    if (dlsym(RTLD_DEFAULT, sanitizer) != nullptr) return "a sanitizer runtime owns the heap";
+  }
+  Dl_info info{};
+  if (g_next.malloc == nullptr || dladdr(reinterpret_cast<void*>(g_next.malloc), &info) == 0 ||
+      info.dli_fname == nullptr || std::strstr(info.dli_fname, "/libc.so") == nullptr) {
+    return "malloc is not glibc's (jemalloc, tcmalloc or another allocator owns the heap)";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void start_heap_tracking(const Options& options) {
+#ifdef CYCLEGC_NO_HEAP_HOOKS
+  (void)options;
+  return;
+#endif
+  if (!options.shared_ptr) return;
+  resolved();
+  if (getauxval(AT_SECURE) != 0) return;
+  if ((g_refusal = foreign_heap()) != nullptr) return;
+  // The frames between the program's call and here: the hook, operator new, libstdc++'s
+  // allocator and shared_ptr's own, which an -O0 build does not inline.
+  constexpr int kAllocatorFrames = 12;
+  g_capture_depth = options.stack_depth == 0 ? 0
+                                             : std::min(options.stack_depth + kAllocatorFrames,
+                                                        AllocationStacks::kMaxFrames);
+  pthread_atfork(before_fork, after_fork, after_fork);
+  g_tracking.store(true, std::memory_order_release);
+}
+
+void stop_heap_tracking() { g_tracking.store(false, std::memory_order_release); }
+
+bool heap_tracking() { return g_tracking.load(std::memory_order_acquire); }
+const char* heap_tracking_refusal() { return g_refusal; }
+
+std::size_t heap_live_blocks() {
+  g_blocks.lock_all();
+  const std::size_t n = g_blocks.size_locked();
+  g_blocks.unlock_all();
+  return n;
+}
+
+std::size_t write_heap_report(const char* analyzer_path, const char* reason, int stack_depth,
+                              const char* options_text) {
+  ++t_inside;
+  std::size_t leaks = 0;
+  void* analyzer = dlopen(analyzer_path, RTLD_NOW | RTLD_LOCAL);
+  using Entry = std::size_t (*)(const HeapAccess*, const char*);
+  auto entry = analyzer ? reinterpret_cast<Entry>(dlsym(analyzer, "cyclegc_heap_report")) : nullptr;
+  if (entry == nullptr) {
+    const char* why = dlerror();
+    std::fprintf(stderr, "cyclegc: cannot analyze the heap: %s\n", why ? why : analyzer_path);
+  } else {
+    const HeapAccess access{&g_blocks, &g_stacks, stack_depth, options_text, begin_scan, end_scan};
+    leaks = entry(&access, reason);
+  }
+  --t_inside;
+  return leaks;
+}
+
+}  // namespace cyclegc::agent
+
+#ifndef CYCLEGC_NO_HEAP_HOOKS
+
+using cyclegc::agent::g_next;
+using cyclegc::agent::resolved;
+using cyclegc::agent::track;
+using cyclegc::agent::untrack;
+
+#define CYCLEGC_EXPORT extern "C" __attribute__((visibility("default")))
+
+CYCLEGC_EXPORT void* malloc(std::size_t n) {
+  if (!resolved()) return cyclegc::agent::boot_alloc(n);
+  void* p = g_next.malloc(n);
+  track(p, n);
+  return p;
+}
+
+CYCLEGC_EXPORT void free(void* p) {
+  if (p == nullptr || cyclegc::agent::in_boot(p)) return;
+  untrack(p);
+  g_next.free(p);
+}
+
+CYCLEGC_EXPORT void* calloc(std::size_t count, std::size_t size) {
+  std::size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (!resolved()) return cyclegc::agent::boot_alloc(n);
+  void* p = g_next.calloc(count, size);
+  track(p, n);
+  return p;
+}
+
+CYCLEGC_EXPORT void* realloc(void* old, std::size_t n) {
+  if (old != nullptr && cyclegc::agent::in_boot(old)) {
+    void* p = malloc(n);
+    if (p) std::memcpy(p, old, std::min(n, cyclegc::agent::boot_size(old)));
+    return p;
+  }
+  if (!resolved()) return cyclegc::agent::boot_alloc(n);
+  // Out of the table first: once realloc returns, another thread's malloc may get `old`.
+  untrack(old);
+  void* p = g_next.realloc(old, n);
+  if (p) {
+    track(p, n);
+  } else if (old != nullptr && n != 0) {
+    track(old, malloc_usable_size(old));  // failed: the old block stands
+  }
+  return p;
+}
+
+CYCLEGC_EXPORT void* reallocarray(void* old, std::size_t count, std::size_t size) {
+  std::size_t n;
+  if (__builtin_mul_overflow(count, size, &n)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(old, n);
+}
+
+CYCLEGC_EXPORT void* memalign(std::size_t align, std::size_t n) {
+  if (!resolved()) return cyclegc::agent::boot_alloc(n, align);
+  void* p = g_next.memalign(align, n);
+  track(p, n);
+  return p;
+}
+
+CYCLEGC_EXPORT void* aligned_alloc(std::size_t align, std::size_t n) {
+  if (!resolved()) return cyclegc::agent::boot_alloc(n, align);
+  void* p = g_next.aligned_alloc(align, n);
+  track(p, n);
+  return p;
+}
+
+CYCLEGC_EXPORT int posix_memalign(void** out, std::size_t align, std::size_t n) {
+  if (!resolved()) {
+    *out = cyclegc::agent::boot_alloc(n, align);
+    return *out ? 0 : ENOMEM;
+  }
+  const int rc = g_next.posix_memalign(out, align, n);
+  if (rc == 0) track(*out, n);
+  return rc;
+}
+
+CYCLEGC_EXPORT void* valloc(std::size_t n) {
+  if (!resolved()) return cyclegc::agent::boot_alloc(n, 4096);
+  void* p = g_next.valloc(n);
+  track(p, n);
+  return p;
+}
+
+CYCLEGC_EXPORT void* pvalloc(std::size_t n) {
+  if (!resolved()) return cyclegc::agent::boot_alloc(n, 4096);
+  void* p = g_next.pvalloc(n);
+  track(p, n);
+  return p;
+}
+
+#endif  // CYCLEGC_NO_HEAP_HOOKS

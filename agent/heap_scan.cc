@@ -1,0 +1,288 @@
+#include "heap_scan.h"
+
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "memory_map.h"
+
+namespace cyclegc::agent {
+namespace {
+
+using Word = std::uintptr_t;
+
+enum class Kind { kNone, kInplace, kPointer, kDeleter };
+
+struct VtableInfo {
+  Kind kind = Kind::kNone;
+  std::string type;  // T
+};
+
+Word read_word(Word at) {
+  Word w;
+  std::memcpy(&w, reinterpret_cast<const void*>(at), sizeof w);
+  return w;
+}
+
+// The mangled type_info name behind vtable pointer `vptr`, or "" when `vptr` is not one we can
+// read: the vtable's word before its first entry points at the type_info, whose second word is
+// the name.
+std::string type_info_name(Word vptr, const detail::MemoryMap& map) {
+  const detail::Mapping* m = map.find(vptr);
+  // Vtables are in the loaded objects' images, never in anonymous memory or the heap.
+  if (m == nullptr || m->path.empty() || m->path[0] == '[' || vptr % alignof(Word) != 0 ||
+      !map.readable(vptr - 2 * sizeof(Word), vptr)) {
+    return "";
+  }
+  const Word type_info = read_word(vptr - sizeof(Word));
+  if (type_info % alignof(Word) != 0 || !map.readable(type_info, type_info + 2 * sizeof(Word)))
+    return "";
+  const Word name = read_word(type_info + sizeof(Word));
+  const detail::Mapping* nm = map.find(name);
+  if (nm == nullptr) return "";
+  const std::size_t room = std::min<std::size_t>(nm->hi - name, 4096);
+  const char* text = reinterpret_cast<const char*>(name);
+  const std::size_t length = strnlen(text, room);
+  if (length == room) return "";
+  return std::string(text, length);
+}
+
+// The first template argument of `name` ("A<B<C>, D>" -> "B<C>"), or "".
+std::string first_argument(const std::string& name) {
+  const std::size_t open = name.find('<');
+  if (open == std::string::npos) return "";
+  int depth = 0;
+  for (std::size_t i = open + 1; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '<' || c == '(' || c == '[') ++depth;
+    if (c == '>' || c == ')' || c == ']') {
+      if (depth == 0) return name.substr(open + 1, i - open - 1);
+      --depth;
+    }
+    if (c == ',' && depth == 0) return name.substr(open + 1, i - open - 1);
+  }
+  return "";
+}
+
+std::string demangle(const std::string& mangled) {
+  // GCC marks a type_info name that must be compared by address with a leading '*'.
+  const char* name = mangled.c_str() + (mangled[0] == '*' ? 1 : 0);
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  if (status != 0 || out == nullptr) return "";
+  std::string result(out);
+  std::free(out);
+  return result;
+}
+
+VtableInfo classify(const std::string& mangled) {
+  const char* name = mangled.c_str() + (!mangled.empty() && mangled[0] == '*' ? 1 : 0);
+  Kind kind = Kind::kNone;
+  if (absl::StartsWith(name, "St23_Sp_counted_ptr_inplaceI")) {
+    kind = Kind::kInplace;
+  } else if (absl::StartsWith(name, "St15_Sp_counted_ptrI")) {
+    kind = Kind::kPointer;
+  } else if (absl::StartsWith(name, "St19_Sp_counted_deleterI")) {
+    kind = Kind::kDeleter;
+  }
+  if (kind == Kind::kNone) return {};
+  std::string type = shared_type_of(demangle(mangled));
+  if (type.empty()) return {};
+  return {kind, std::move(type)};
+}
+
+}  // namespace
+
+std::string shared_type_of(const std::string& control_block_type) {
+  const bool inplace = absl::StartsWith(control_block_type, "std::_Sp_counted_ptr_inplace<");
+  if (!inplace && !absl::StartsWith(control_block_type, "std::_Sp_counted_ptr<") &&
+      !absl::StartsWith(control_block_type, "std::_Sp_counted_deleter<")) {
+    return "";
+  }
+  std::string t = first_argument(control_block_type);
+  if (!inplace) {
+    if (t.empty() || t.back() != '*') return "";
+    t.pop_back();
+  }
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  return t;
+}
+
+HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map) {
+  HeapAnalysis a;
+  constexpr Word kHeader = 2 * sizeof(Word);      // vptr, then the two 32-bit counts
+  absl::flat_hash_map<Word, VtableInfo> vtables;  // every vptr candidate met, control block or not
+  absl::flat_hash_map<Word, int> by_control;
+  std::vector<Kind> kinds;
+
+  // 1. Control blocks, by their vtables, with the objects they count.
+  blocks.for_each_locked([&](const LiveBlock& b) {
+    ++a.blocks;
+    if (b.size < kHeader || !map.readable(b.address, b.address + b.size)) return;
+    const Word vptr = read_word(b.address);
+    if (vptr < 4096 || vptr % alignof(Word) != 0) return;
+    auto [it, added] = vtables.try_emplace(vptr);
+    if (added) {
+      const std::string mangled = type_info_name(vptr, map);
+      if (!mangled.empty()) it->second = classify(mangled);
+    }
+    if (it->second.kind == Kind::kNone) return;
+    std::int32_t use, weak;
+    std::memcpy(&use, reinterpret_cast<const char*>(b.address) + sizeof(Word), sizeof use);
+    std::memcpy(&weak, reinterpret_cast<const char*>(b.address) + sizeof(Word) + 4, sizeof weak);
+    if (use <= 0 || weak < 1) return;  // expired (only weak_ptrs left), or not what it seemed
+    SharedObject o;
+    o.control = b.address;
+    o.type = it->second.type;
+    o.use_count = static_cast<std::uint32_t>(use);
+    o.weak_ptrs = static_cast<std::uint32_t>(weak - 1);
+    o.stack = b.stack;
+    by_control[b.address] = static_cast<int>(a.objects.size());
+    kinds.push_back(it->second.kind);
+    a.objects.push_back(std::move(o));
+    (void)vptr;
+  });
+
+  // Where each T lives: inside its control block (make_shared), or in a block of its own that
+  // the control block points at (its allocation stack is then the object's).
+  absl::flat_hash_map<Word, int> value_block;  // separate T blocks, by address
+  for (std::size_t i = 0; i < a.objects.size(); ++i) {
+    SharedObject& o = a.objects[i];
+    const LiveBlock* cb = blocks.find_locked(o.control);
+    if (kinds[i] == Kind::kInplace) {
+      o.value = o.control + kHeader;
+      o.value_end = o.control + cb->size;
+      continue;
+    }
+    // _Sp_counted_ptr keeps the pointer right after the counts; _Sp_counted_deleter does too
+    // when its deleter and allocator are empty, and after them otherwise.
+    for (Word at = o.control + kHeader; at + sizeof(Word) <= o.control + cb->size;
+         at += sizeof(Word)) {
+      const LiveBlock* t = blocks.find_locked(read_word(at));
+      if (t != nullptr && by_control.find(t->address) == by_control.end()) {
+        o.value = t->address;
+        o.value_end = t->address + t->size;
+        if (t->stack != 0) o.stack = t->stack;
+        value_block[t->address] = static_cast<int>(i);
+        break;
+      }
+      if (kinds[i] == Kind::kPointer) break;
+    }
+  }
+
+  // 2. The pairs in every T and in the blocks it owns. Each block is scanned once, by the first
+  // object that reaches it, so that no pair is counted twice; an object that reaches a block
+  // another owns is kept alive by that owner if it lives (`keeps`), never counted.
+  struct Pair {
+    int from, to, name;
+    std::size_t index;
+  };
+  std::vector<Pair> pairs;
+  std::vector<std::pair<int, int>> keeps;
+  absl::flat_hash_map<Word, int> owner;  // plain blocks, by the object that owns them
+  absl::flat_hash_map<std::string, int> name_id;
+  auto name_of = [&](Word offset) {
+    auto [it, added] =
+        name_id.try_emplace(absl::StrCat("+", offset), static_cast<int>(a.graph.names.size()));
+    if (added) a.graph.names.push_back(it->first);
+    return it->second;
+  };
+  struct Region {
+    Word lo, hi;
+    int name;  // -1 for the T itself, otherwise the offset in T through which it is owned
+  };
+  std::vector<Region> work;
+  for (int i = 0; i < static_cast<int>(a.objects.size()); ++i) {
+    const SharedObject& o = a.objects[i];
+    if (o.value_end <= o.value) continue;
+    work.push_back({o.value, o.value_end, -1});
+    while (!work.empty()) {
+      const Region r = work.back();
+      work.pop_back();
+      if (!map.readable(r.lo, r.hi)) continue;
+      std::size_t pair_index = 0;
+      for (Word at = (r.lo + sizeof(Word) - 1) & ~(sizeof(Word) - 1); at + sizeof(Word) <= r.hi;
+           at += sizeof(Word)) {
+        const Word w = read_word(at);
+        if (w < 4096) continue;
+        if (at + 2 * sizeof(Word) <= r.hi) {
+          const auto c = by_control.find(read_word(at + sizeof(Word)));
+          if (c != by_control.end()) {
+            const SharedObject& target = a.objects[c->second];
+            if (w >= target.value && w < std::max(target.value_end, target.value + 1)) {
+              const int name = r.name >= 0 ? r.name : name_of(at - r.lo);
+              pairs.push_back({i, c->second, name, r.name >= 0 ? pair_index : Graph::kNoIndex});
+              ++pair_index;
+              at += sizeof(Word);
+              continue;
+            }
+          }
+        }
+        if (by_control.count(w) || value_block.count(w)) continue;  // another object's
+        const LiveBlock* b = blocks.find_locked(w);
+        if (b == nullptr) continue;
+        auto [it, added] = owner.try_emplace(w, i);
+        if (added) {
+          work.push_back(
+              {b->address, b->address + b->size, r.name >= 0 ? r.name : name_of(at - r.lo)});
+        } else if (it->second != i) {
+          keeps.emplace_back(i, it->second);
+        }
+      }
+    }
+  }
+
+  // 3. Trial deletion: at least (pairs - weak_ptrs) of the pairs into an object are strong.
+  for (const Pair& p : pairs) ++a.objects[p.to].pairs_in;
+  for (SharedObject& o : a.objects) {
+    o.strong_in = o.pairs_in > o.weak_ptrs ? o.pairs_in - o.weak_ptrs : 0;
+    o.unexplained = o.use_count > o.strong_in ? o.use_count - o.strong_in : 0;
+  }
+  // 4. What the unexplained references hold, through any pair (any of them may be the strong
+  // one) and through blocks owned by another object, is live; the rest is leaked.
+  const int n = static_cast<int>(a.objects.size());
+  std::vector<std::vector<int>> out(n);
+  for (const Pair& p : pairs) out[p.from].push_back(p.to);
+  for (auto [from, to] : keeps) out[from].push_back(to);
+  std::vector<bool> live(n, false);
+  std::deque<int> queue;
+  for (int i = 0; i < n; ++i) {
+    if (a.objects[i].unexplained > 0) {
+      live[i] = true;
+      queue.push_back(i);
+    }
+  }
+  while (!queue.empty()) {
+    const int v = queue.front();
+    queue.pop_front();
+    for (int w : out[v]) {
+      if (!live[w]) {
+        live[w] = true;
+        queue.push_back(w);
+      }
+    }
+  }
+  for (int i = 0; i < n; ++i) a.objects[i].leaked = !live[i];
+
+  // The graph a report shows: pairs that may be strong, into objects some of whose pairs must
+  // be. (Into an object whose pairs may all be weak — a weak parent, enable_shared_from_this's
+  // own — a pair closes no cycle.)
+  std::sort(pairs.begin(), pairs.end(),
+            [](const Pair& x, const Pair& y) { return x.from < y.from; });
+  a.graph.first.assign(n + 1, 0);
+  for (const Pair& p : pairs) {
+    if (a.objects[p.to].strong_in == 0) continue;
+    ++a.graph.first[p.from + 1];
+    a.graph.out.push_back({p.to, p.name, p.index});
+  }
+  for (int i = 0; i < n; ++i) a.graph.first[i + 1] += a.graph.first[i];
+  return a;
+}
+
+}  // namespace cyclegc::agent

@@ -1,0 +1,67 @@
+// The std::shared_ptr analysis: CPython's trial deletion on a heap the agent did not build.
+//
+// libstdc++ keeps every shared object's counts in a control block (bits/shared_ptr_base.h): a
+// vtable pointer, then _M_use_count and _M_weak_count. A live block whose first word points at
+// a vtable whose type_info names std::_Sp_counted_ptr_inplace<T, ...> (make_shared),
+// _Sp_counted_ptr<T*, ...> (shared_ptr(new T)) or _Sp_counted_deleter<T*, ...> is one; it gives
+// T's name, its counts, and where the T lives. Every pointer is checked against the process's
+// mappings before it is read, so a stale or made-up address never faults.
+//
+// A shared_ptr and a weak_ptr are both {element pointer, control-block pointer} in memory.
+// Scanning each T, and the blocks it owns (vector buffers, map and list nodes, unique_ptr
+// members: blocks reached by a pointer to their start, each scanned once), for such pairs gives
+// the references between shared objects. What the pairs cannot say is which are weak; the
+// control block's weak count says how many weak_ptrs exist (weak_count - 1 while the object
+// lives), so at least (pairs found - weak_ptrs) of the pairs are strong. That lower bound is
+// what trial deletion subtracts, which can only leave more references unexplained — the object
+// stays live — never fewer: no live object is called garbage for want of knowing.
+//
+//   unexplained = use_count - strong pairs found (at least)
+//   live        = unexplained > 0, or reachable from a live object by a pair or an owned block
+//   leaked      = the rest: held only by other leaked objects
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "live_blocks.h"
+#include "object_graph.h"
+
+namespace cyclegc::detail {
+class MemoryMap;
+}
+
+namespace cyclegc::agent {
+
+struct SharedObject {
+  std::uintptr_t control = 0;  // the control block
+  std::uintptr_t value = 0;    // the T: [value, value_end), empty when not on the tracked heap
+  std::uintptr_t value_end = 0;
+  std::string type;  // T, demangled
+  std::uint32_t use_count = 0;
+  std::uint32_t weak_ptrs = 0;  // weak_ptrs that exist (enable_shared_from_this's own included)
+  std::uint32_t stack = 0;      // allocation stack of the T's block (AllocationStacks id)
+  std::uint32_t pairs_in = 0;   // {pointer, control block} pairs found pointing here
+  std::uint32_t strong_in = 0;  // of which certainly strong
+  std::uint32_t unexplained = 0;
+  bool leaked = false;
+};
+
+struct HeapAnalysis {
+  std::vector<SharedObject> objects;  // every control block whose object is alive
+  // Pairs between objects that may be strong (into an object none of whose pairs is surely
+  // weak), labelled by offset: "+16", "+8[3]" (the 4th pair in a block owned through +8).
+  Graph graph;
+  std::size_t blocks = 0;  // live blocks examined
+};
+
+// With the table's locks held: finds the control blocks among `blocks`, their references, and
+// which objects are leaked.
+HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map);
+
+// "std::_Sp_counted_ptr_inplace<Node, std::allocator<void>, (__gnu_cxx::_Lock_policy)2>" ->
+// "Node"; "" when the name is not a control block's. Exposed for tests.
+std::string shared_type_of(const std::string& control_block_type);
+
+}  // namespace cyclegc::agent
