@@ -136,10 +136,13 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   if (at_exit && a.program_ended) in.labels = &a.labels;
   if (at_exit && a.still_held) in.still_held = &*a.still_held;
   report::Report r = build_report(in);
-  r.process = {
-      getpid(),       executable(),
-      a.options_text, a.stacks->method(),
-      reason,         absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())};
+  r.process = {getpid(),
+               executable(),
+               a.options_text,
+               a.stacks->method(),
+               reason,
+               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()),
+               ""};
   report::apply_suppressions(a.suppressions, r);
 
   std::string path;

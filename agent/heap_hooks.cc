@@ -7,8 +7,10 @@
 // setuid program, not under a sanitizer or another malloc (which own the heap and may free
 // blocks behind free()'s back), not when shared_ptr=0, and never again once libcyclegc.so
 // announces itself (the collector's own agent knows that program better). operator new and
-// delete are left alone: libstdc++'s call malloc and free, and a program's own replacement must
-// stay the program's.
+// delete are interposed too, with libstdc++'s semantics (the new-handler loop, bad_alloc), only
+// so that the stack is captured from a frame that has a frame pointer: libstdc++'s own
+// operator new has none, and a walk from malloc would lose the program's frame that called it.
+// A program's own replacement still wins: the executable comes before any preloaded object.
 //
 // Re-entrancy: dlsym may allocate while the functions are looked up; those calls are served
 // from a static arena that is never freed. The hooks' own work never allocates (tables and stacks
@@ -53,33 +55,6 @@ struct Next {
 Next g_next;
 enum : int { kUnresolved, kResolving, kResolved };
 std::atomic<int> g_resolution{kUnresolved};
-
-// Where dlsym's own allocations go while the functions are being looked up: a bump arena, each
-// block after a 16-byte header holding its size (for realloc).
-alignas(16) char g_boot[1 << 16];
-std::atomic<std::size_t> g_boot_used{0};
-
-bool in_boot(const void* p) {
-  return p >= static_cast<const void*>(g_boot) &&
-         p < static_cast<const void*>(g_boot + sizeof g_boot);
-}
-
-void* boot_alloc(std::size_t n, std::size_t align = 16) {
-  if (align < 16) align = 16;
-  std::size_t at = g_boot_used.load(std::memory_order_relaxed), start;
-  do {
-    start = (at + 16 + align - 1) & ~(align - 1);
-    if (start + n > sizeof g_boot) return nullptr;
-  } while (!g_boot_used.compare_exchange_weak(at, start + n, std::memory_order_relaxed));
-  std::memcpy(g_boot + start - sizeof(std::size_t), &n, sizeof n);
-  return g_boot + start;  // static storage: already zero, never reused
-}
-
-std::size_t boot_size(const void* p) {
-  std::size_t n;
-  std::memcpy(&n, static_cast<const char*>(p) - sizeof n, sizeof n);
-  return n;
-}
 
 template <typename Fn>
 void look_up(Fn& fn, const char* name) {
@@ -246,6 +221,39 @@ std::size_t write_heap_report(const char* analyzer_path, const char* reason, int
 
 #ifndef CYCLEGC_NO_HEAP_HOOKS
 
+namespace cyclegc::agent {
+namespace {
+
+// Where dlsym's own allocations go while the functions are being looked up: a bump arena, each
+// block after a 16-byte header holding its size (for realloc).
+alignas(16) char g_boot[1 << 16];
+std::atomic<std::size_t> g_boot_used{0};
+
+bool in_boot(const void* p) {
+  return p >= static_cast<const void*>(g_boot) &&
+         p < static_cast<const void*>(g_boot + sizeof g_boot);
+}
+
+void* boot_alloc(std::size_t n, std::size_t align = 16) {
+  if (align < 16) align = 16;
+  std::size_t at = g_boot_used.load(std::memory_order_relaxed), start;
+  do {
+    start = (at + 16 + align - 1) & ~(align - 1);
+    if (start + n > sizeof g_boot) return nullptr;
+  } while (!g_boot_used.compare_exchange_weak(at, start + n, std::memory_order_relaxed));
+  std::memcpy(g_boot + start - sizeof(std::size_t), &n, sizeof n);
+  return g_boot + start;  // static storage: already zero, never reused
+}
+
+std::size_t boot_size(const void* p) {
+  std::size_t n;
+  std::memcpy(&n, static_cast<const char*>(p) - sizeof n, sizeof n);
+  return n;
+}
+
+}  // namespace
+}  // namespace cyclegc::agent
+
 using cyclegc::agent::g_next;
 using cyclegc::agent::resolved;
 using cyclegc::agent::track;
@@ -341,6 +349,82 @@ CYCLEGC_EXPORT void* pvalloc(std::size_t n) {
   void* p = g_next.pvalloc(n);
   track(p, n);
   return p;
+}
+
+// operator new and delete. Each new tracks the block itself, from its own frame; delete is free.
+namespace {
+
+void* new_block(std::size_t n, std::size_t align, bool nothrow) {
+  if (n == 0) n = 1;
+  for (;;) {
+    void* p = nullptr;
+    if (!resolved()) {
+      p = cyclegc::agent::boot_alloc(n, align);
+    } else {
+      p = align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__
+              ? g_next.malloc(n)
+              : g_next.aligned_alloc(align, (n + align - 1) & ~(align - 1));
+      track(p, n);
+    }
+    if (p != nullptr) return p;
+    const std::new_handler handler = std::get_new_handler();
+    if (handler == nullptr) {
+      if (nothrow) return nullptr;
+      throw std::bad_alloc();
+    }
+    if (nothrow) {
+      try {
+        handler();
+      } catch (...) {
+        return nullptr;
+      }
+    } else {
+      handler();
+    }
+  }
+}
+
+}  // namespace
+
+#define CYCLEGC_NEW __attribute__((visibility("default"), noinline))
+
+CYCLEGC_NEW void* operator new(std::size_t n) { return new_block(n, 0, false); }
+CYCLEGC_NEW void* operator new[](std::size_t n) { return new_block(n, 0, false); }
+CYCLEGC_NEW void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return new_block(n, 0, true);
+}
+CYCLEGC_NEW void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return new_block(n, 0, true);
+}
+CYCLEGC_NEW void* operator new(std::size_t n, std::align_val_t a) {
+  return new_block(n, static_cast<std::size_t>(a), false);
+}
+CYCLEGC_NEW void* operator new[](std::size_t n, std::align_val_t a) {
+  return new_block(n, static_cast<std::size_t>(a), false);
+}
+CYCLEGC_NEW void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return new_block(n, static_cast<std::size_t>(a), true);
+}
+CYCLEGC_NEW void* operator new[](std::size_t n, std::align_val_t a,
+                                 const std::nothrow_t&) noexcept {
+  return new_block(n, static_cast<std::size_t>(a), true);
+}
+
+CYCLEGC_NEW void operator delete(void* p) noexcept { free(p); }
+CYCLEGC_NEW void operator delete[](void* p) noexcept { free(p); }
+CYCLEGC_NEW void operator delete(void* p, std::size_t) noexcept { free(p); }
+CYCLEGC_NEW void operator delete[](void* p, std::size_t) noexcept { free(p); }
+CYCLEGC_NEW void operator delete(void* p, const std::nothrow_t&) noexcept { free(p); }
+CYCLEGC_NEW void operator delete[](void* p, const std::nothrow_t&) noexcept { free(p); }
+CYCLEGC_NEW void operator delete(void* p, std::align_val_t) noexcept { free(p); }
+CYCLEGC_NEW void operator delete[](void* p, std::align_val_t) noexcept { free(p); }
+CYCLEGC_NEW void operator delete(void* p, std::size_t, std::align_val_t) noexcept { free(p); }
+CYCLEGC_NEW void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { free(p); }
+CYCLEGC_NEW void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  free(p);
+}
+CYCLEGC_NEW void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  free(p);
 }
 
 #endif  // CYCLEGC_NO_HEAP_HOOKS

@@ -129,7 +129,7 @@ extern "C" __attribute__((visibility("default"))) std::size_t cyclegc_heap_repor
   heap->begin_scan();
   std::optional<cyclegc::detail::MemoryMap> map = cyclegc::detail::MemoryMap::read_self();
   HeapAnalysis a;
-  if (map) a = analyze_heap(*heap->blocks, *map);
+  if (map) a = analyze_heap(*heap->blocks, *map, &DebugFields::load);
   heap->end_scan();
   const double scan_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -147,7 +147,8 @@ extern "C" __attribute__((visibility("default"))) std::size_t cyclegc_heap_repor
                heap->options_text ? heap->options_text : "",
                options.stack_depth == 0 ? "off" : "frame-pointer",
                reason,
-               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())};
+               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()),
+               "std::shared_ptr"};
   if (!options.suppressions.empty()) {
     auto loaded = report::load_suppressions(options.suppressions);
     if (loaded.ok()) {
@@ -176,8 +177,11 @@ extern "C" __attribute__((visibility("default"))) std::size_t cyclegc_heap_repor
   if (print) {
     std::fprintf(stderr,
                  "cyclegc: std::shared_ptr heap: %zu shared objects alive in %zu blocks, "
-                 "analyzed in %.3f s\n",
-                 a.objects.size(), a.blocks, scan_s);
+                 "analyzed in %.3f s%s\n",
+                 a.objects.size(), a.blocks, scan_s,
+                 a.inferred ? "; without debug information (-g) for some leaked types, their "
+                              "edges are inferred from the counts and labelled by offset"
+                            : "");
   }
   return leaks;
 }

@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "memory_map.h"
@@ -114,7 +115,8 @@ std::string shared_type_of(const std::string& control_block_type) {
   return t;
 }
 
-HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map) {
+HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map,
+                          LoadDebug load_debug) {
   HeapAnalysis a;
   constexpr Word kHeader = 2 * sizeof(Word);      // vptr, then the two 32-bit counts
   absl::flat_hash_map<Word, VtableInfo> vtables;  // every vptr candidate met, control block or not
@@ -176,37 +178,75 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
     }
   }
 
+  // The members of the types found, where debug information has them.
+  std::unique_ptr<DebugFields> debug;
+  std::vector<const TypeLayout*> layout_of(a.objects.size(), nullptr);
+  if (load_debug != nullptr && !a.objects.empty()) {
+    absl::flat_hash_set<std::string> types;
+    for (const SharedObject& o : a.objects) types.insert(o.type);
+    debug = load_debug(std::vector<std::string>(types.begin(), types.end()));
+  }
+  for (std::size_t i = 0; debug && i < a.objects.size(); ++i) {
+    SharedObject& o = a.objects[i];
+    const TypeLayout* layout = debug->layout(o.type);
+    // A layout larger than the object is another type of the same name.
+    if (layout != nullptr && layout->size <= o.value_end - o.value) {
+      layout_of[i] = layout;
+      o.named = true;
+    }
+  }
+
   // 2. The pairs in every T and in the blocks it owns. Each block is scanned once, by the first
   // object that reaches it, so that no pair is counted twice; an object that reaches a block
   // another owns is kept alive by that owner if it lives (`keeps`), never counted.
   struct Pair {
     int from, to, name;
     std::size_t index;
+    Strength strength;
   };
   std::vector<Pair> pairs;
   std::vector<std::pair<int, int>> keeps;
   absl::flat_hash_map<Word, int> owner;  // plain blocks, by the object that owns them
   absl::flat_hash_map<std::string, int> name_id;
-  auto name_of = [&](Word offset) {
-    auto [it, added] =
-        name_id.try_emplace(absl::StrCat("+", offset), static_cast<int>(a.graph.names.size()));
+  auto intern = [&](std::string name) {
+    auto [it, added] = name_id.try_emplace(std::move(name), static_cast<int>(a.graph.names.size()));
     if (added) a.graph.names.push_back(it->first);
     return it->second;
   };
+  // What a word at `offset` in object i is: its member (name, index in an array member, the
+  // strength of pairs there or in blocks it owns), or its offset when no member is known.
+  struct Place {
+    int name = 0;
+    std::size_t index = Graph::kNoIndex;
+    Strength strength = Strength::kUnknown;
+  };
+  auto place = [&](int i, Word offset) -> Place {
+    const Field* f = layout_of[i] ? layout_of[i]->at(offset) : nullptr;
+    if (f == nullptr)
+      return {intern(absl::StrCat("+", offset)), Graph::kNoIndex, Strength::kUnknown};
+    const std::size_t index =
+        f->element_size ? (offset - f->offset) / f->element_size : Graph::kNoIndex;
+    return {intern(f->name), index, f->strength};
+  };
   struct Region {
     Word lo, hi;
-    int name;  // -1 for the T itself, otherwise the offset in T through which it is owned
+    bool owned;  // false for the T itself; true for a block it owns through `through`
+    Place through;
   };
   std::vector<Region> work;
+  absl::flat_hash_map<int, std::size_t> next_index;  // by member name
   for (int i = 0; i < static_cast<int>(a.objects.size()); ++i) {
     const SharedObject& o = a.objects[i];
     if (o.value_end <= o.value) continue;
-    work.push_back({o.value, o.value_end, -1});
+    work.push_back({o.value, o.value_end, false, {}});
+    // Pairs in the blocks a member owns are numbered across all of them, in the order met: a
+    // vector's in element order, a map's node by node. A member known to own one closure or
+    // object (a std::function, a unique_ptr) numbers none.
+    next_index.clear();
     while (!work.empty()) {
       const Region r = work.back();
       work.pop_back();
       if (!map.readable(r.lo, r.hi)) continue;
-      std::size_t pair_index = 0;
       for (Word at = (r.lo + sizeof(Word) - 1) & ~(sizeof(Word) - 1); at + sizeof(Word) <= r.hi;
            at += sizeof(Word)) {
         const Word w = read_word(at);
@@ -216,9 +256,12 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
           if (c != by_control.end()) {
             const SharedObject& target = a.objects[c->second];
             if (w >= target.value && w < std::max(target.value_end, target.value + 1)) {
-              const int name = r.name >= 0 ? r.name : name_of(at - r.lo);
-              pairs.push_back({i, c->second, name, r.name >= 0 ? pair_index : Graph::kNoIndex});
-              ++pair_index;
+              const Place p = r.owned ? r.through : place(i, at - r.lo);
+              std::size_t index = p.index;
+              if (r.owned && (layout_of[i] == nullptr || p.strength != Strength::kUnknown)) {
+                index = next_index[p.name]++;
+              }
+              pairs.push_back({i, c->second, p.name, index, p.strength});
               at += sizeof(Word);
               continue;
             }
@@ -230,7 +273,7 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
         auto [it, added] = owner.try_emplace(w, i);
         if (added) {
           work.push_back(
-              {b->address, b->address + b->size, r.name >= 0 ? r.name : name_of(at - r.lo)});
+              {b->address, b->address + b->size, true, r.owned ? r.through : place(i, at - r.lo)});
         } else if (it->second != i) {
           keeps.emplace_back(i, it->second);
         }
@@ -238,17 +281,43 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
     }
   }
 
-  // 3. Trial deletion: at least (pairs - weak_ptrs) of the pairs into an object are strong.
-  for (const Pair& p : pairs) ++a.objects[p.to].pairs_in;
-  for (SharedObject& o : a.objects) {
-    o.strong_in = o.pairs_in > o.weak_ptrs ? o.pairs_in - o.weak_ptrs : 0;
+  // 3. Trial deletion. Per object: the pairs debug information calls strong or weak, and the
+  // rest, of which at least (rest - weak_ptrs not accounted for) are strong.
+  const int n = static_cast<int>(a.objects.size());
+  std::vector<std::uint32_t> strong(n, 0), weak(n, 0), unplaced(n, 0);
+  for (const Pair& p : pairs) {
+    ++a.objects[p.to].pairs_in;
+    (p.strength == Strength::kStrong ? strong
+     : p.strength == Strength::kWeak ? weak
+                                     : unplaced)[p.to]++;
+  }
+  // Where the members and the counts disagree, the counts alone decide, for every pair into it.
+  std::vector<bool> counted_only(n, false);
+  for (int i = 0; i < n; ++i) {
+    SharedObject& o = a.objects[i];
+    counted_only[i] = weak[i] > o.weak_ptrs || strong[i] > o.use_count;
+    if (counted_only[i]) {
+      o.strong_in = o.pairs_in > o.weak_ptrs ? o.pairs_in - o.weak_ptrs : 0;
+    } else {
+      const std::uint32_t weak_left = o.weak_ptrs - weak[i];
+      o.strong_in = strong[i] + (unplaced[i] > weak_left ? unplaced[i] - weak_left : 0);
+    }
     o.unexplained = o.use_count > o.strong_in ? o.use_count - o.strong_in : 0;
   }
+  // A pair is followed — keeps its target alive, and is drawn — unless it is surely weak, or
+  // all that is unplaced into its target may be weak.
+  auto followed = [&](const Pair& p) {
+    if (counted_only[p.to]) return a.objects[p.to].strong_in > 0;
+    if (p.strength == Strength::kStrong) return true;
+    if (p.strength == Strength::kWeak) return false;
+    return a.objects[p.to].strong_in > strong[p.to];
+  };
   // 4. What the unexplained references hold, through any pair (any of them may be the strong
   // one) and through blocks owned by another object, is live; the rest is leaked.
-  const int n = static_cast<int>(a.objects.size());
   std::vector<std::vector<int>> out(n);
-  for (const Pair& p : pairs) out[p.from].push_back(p.to);
+  for (const Pair& p : pairs) {
+    if (followed(p)) out[p.from].push_back(p.to);
+  }
   for (auto [from, to] : keeps) out[from].push_back(to);
   std::vector<bool> live(n, false);
   std::deque<int> queue;
@@ -268,16 +337,18 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
       }
     }
   }
-  for (int i = 0; i < n; ++i) a.objects[i].leaked = !live[i];
+  for (int i = 0; i < n; ++i) {
+    a.objects[i].leaked = !live[i];
+    a.inferred |= a.objects[i].leaked && !a.objects[i].named;
+  }
 
-  // The graph a report shows: pairs that may be strong, into objects some of whose pairs must
-  // be. (Into an object whose pairs may all be weak — a weak parent, enable_shared_from_this's
-  // own — a pair closes no cycle.)
+  // The graph a report shows: the pairs followed. (Into an object whose pairs may all be weak —
+  // a weak parent, enable_shared_from_this's own — a pair closes no cycle.)
   std::sort(pairs.begin(), pairs.end(),
             [](const Pair& x, const Pair& y) { return x.from < y.from; });
   a.graph.first.assign(n + 1, 0);
   for (const Pair& p : pairs) {
-    if (a.objects[p.to].strong_in == 0) continue;
+    if (!followed(p)) continue;
     ++a.graph.first[p.from + 1];
     a.graph.out.push_back({p.to, p.name, p.index});
   }

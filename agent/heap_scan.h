@@ -16,6 +16,11 @@
 // what trial deletion subtracts, which can only leave more references unexplained — the object
 // stays live — never fewer: no live object is called garbage for want of knowing.
 //
+// With debug information (debug_fields.h) a pair in a std::shared_ptr member is strong and one in
+// a std::weak_ptr member weak, and only the pairs it cannot place (a closure's capture in a
+// std::function) are left to the count: at least (unplaced - weak_ptrs not placed) of them are
+// strong. Where the two disagree (more weak members than weak_ptrs), the count alone decides.
+//
 //   unexplained = use_count - strong pairs found (at least)
 //   live        = unexplained > 0, or reachable from a live object by a pair or an owned block
 //   leaked      = the rest: held only by other leaked objects
@@ -25,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "debug_fields.h"
 #include "live_blocks.h"
 #include "object_graph.h"
 
@@ -44,21 +50,26 @@ struct SharedObject {
   std::uint32_t stack = 0;      // allocation stack of the T's block (AllocationStacks id)
   std::uint32_t pairs_in = 0;   // {pointer, control block} pairs found pointing here
   std::uint32_t strong_in = 0;  // of which certainly strong
+  bool named = false;           // its type's members are known from debug information
   std::uint32_t unexplained = 0;
   bool leaked = false;
 };
 
 struct HeapAnalysis {
   std::vector<SharedObject> objects;  // every control block whose object is alive
-  // Pairs between objects that may be strong (into an object none of whose pairs is surely
-  // weak), labelled by offset: "+16", "+8[3]" (the 4th pair in a block owned through +8).
+  // Pairs between objects that may be strong, labelled by member ("parent", "kids[3]": the 4th
+  // pair in the blocks `kids` owns) or, without debug information, by offset ("+16", "+8[3]").
   Graph graph;
+  bool inferred = false;   // some leaked object's type had no debug information
   std::size_t blocks = 0;  // live blocks examined
 };
 
 // With the table's locks held: finds the control blocks among `blocks`, their references, and
-// which objects are leaked.
-HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map);
+// which objects are leaked. `load_debug` is asked once for the debug information of the types
+// found (and may give null).
+using LoadDebug = std::unique_ptr<DebugFields> (*)(const std::vector<std::string>& types);
+HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map,
+                          LoadDebug load_debug);
 
 // "std::_Sp_counted_ptr_inplace<Node, std::allocator<void>, (__gnu_cxx::_Lock_policy)2>" ->
 // "Node"; "" when the name is not a control block's. Exposed for tests.

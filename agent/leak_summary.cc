@@ -73,7 +73,11 @@ std::size_t print_summary(const report::Report& r, const std::string& path, bool
   const std::size_t collectable = list(r.collectable, "collectable");
   const std::size_t uncollectable = list(r.uncollectable, "uncollectable");
   const std::size_t untraced = list(r.untraced, "");
-  const std::size_t kept = list(r.held_by_leaks, "kept alive by leaks:");
+  // A shared_ptr heap's leaks are all held only by leaked objects: its cycles and what hangs off
+  // them (heap_scan.h).
+  const bool shared_ptr_heap = r.process.heap == "std::shared_ptr";
+  const std::size_t kept = list(
+      r.held_by_leaks, shared_ptr_heap ? "leaked std::shared_ptr object" : "kept alive by leaks:");
   const std::size_t leaks = saved + collectable + uncollectable + untraced + kept;
   if (print) {
     std::size_t cycles = 0;
@@ -85,6 +89,12 @@ std::size_t print_summary(const report::Report& r, const std::string& path, bool
         kept ? absl::StrCat(", ", kept, " kept alive by leaked objects") : "";
     const std::string suppressed_text =
         suppressed ? absl::StrCat("; ", suppressed, " suppressed") : "";
+    if (shared_ptr_heap) {
+      std::fprintf(stderr, "cyclegc: %zu leaked std::shared_ptr objects (%zu cycles)%s%s%s\n",
+                   leaks, cycles, suppressed_text.c_str(),
+                   path.empty() ? "" : "; report: ", path.c_str());
+      return leaks;
+    }
     std::fprintf(stderr,
                  "cyclegc: %zu leaked objects (%zu cycles): %zu collectable, %zu saved garbage, "
                  "%zu uncollectable, %zu held by untraced references%s%s%s%s\n",

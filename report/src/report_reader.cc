@@ -360,7 +360,8 @@ Report read_report(JsonStream& in) {
                    read<std::string>(p, here, "options"),
                    read<std::string>(p, here, "stack_method"),
                    read<std::string>(p, here, "reason"),
-                   read<std::string>(p, here, "time")};
+                   read<std::string>(p, here, "time"),
+                   has_field(p, "heap") ? read<std::string>(p, here, "heap") : ""};
     } else if (key == "collections") {
       read_elements(in, parser, here, r.collections, read_collection);
     } else if (key == "objects") {

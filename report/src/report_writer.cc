@@ -150,7 +150,9 @@ void to_json(const Report& r, absl::FunctionRef<void(std::string_view)> sink) {
   w.key("options"), w.string(p.options);
   w.key("stack_method"), w.string(p.stack_method);
   w.key("reason"), w.string(p.reason);
-  w.key("time"), w.string(p.time), w.raw('}');
+  w.key("time"), w.string(p.time);
+  if (!p.heap.empty()) w.key("heap"), w.string(p.heap);
+  w.raw('}');
   w.key("collections"), array(w, r.collections, [&](const Collection& c) {
     w.raw('{'), w.key("trigger", true), w.string(c.trigger);
     w.key("generation"), w.number(c.generation);

@@ -14,6 +14,9 @@
 
 namespace cyclegc::report {
 
+// The status of a cycle no member of which is held from outside: it holds itself.
+constexpr const char* kHeldByLeaks = "leaked: held only by leaked objects";
+
 Analysis::Analysis(const Report& r)
     : r_(r), ids_(r.objects), chain_of_(r.objects.size()), out_begin_(r.objects.size() + 1) {
   for (const Chain& c : r.chains) {
@@ -51,7 +54,8 @@ Analysis::Analysis(const Report& r)
   }
   status_.assign(r.objects.size(), nullptr);
   for (const auto& [list, status] :
-       {std::pair{&r.collectable, "collectable"}, std::pair{&r.saved_garbage, "saved garbage"},
+       {std::pair{&r.held_by_leaks, kHeldByLeaks}, std::pair{&r.collectable, "collectable"},
+        std::pair{&r.saved_garbage, "saved garbage"},
         std::pair{&r.uncollectable, "uncollectable"}}) {
     for (int id : *list) {
       if (const std::ptrdiff_t at = ids_.find(id); at >= 0) status_[at] = status;
@@ -180,13 +184,20 @@ std::vector<ShapeFinding> Analysis::shapes() const {
   std::map<std::pair<std::string, std::string>, ShapeFinding> by_shape;
   for (const Cycle& c : r_.cycles) {
     // A cycle is garbage as a whole or not at all; uncollectable wins (legacy finalizers).
+    // A live cycle is held from outside when any member is; only when none is (every member in
+    // held_by_leaks) is it its own leak.
     const char* status = nullptr;
+    bool held_from_outside = false;
     for (int m : c.members) {
       const std::ptrdiff_t at = ids_.find(m);
       const char* s = at >= 0 ? status_[at] : nullptr;
+      if (s == kHeldByLeaks) continue;
+      held_from_outside |= s == nullptr;
       if (s && (!status || std::string_view(s) == "uncollectable")) status = s;
     }
-    const std::string status_text = status ? status : "live: held by untraced references";
+    const std::string status_text = status              ? status
+                                    : held_from_outside ? "live: held by untraced references"
+                                                        : kHeldByLeaks;
     ShapeFinding& f = by_shape[{c.shape, status_text}];
     f.shape = c.shape;
     f.status = status_text;
@@ -462,7 +473,11 @@ std::string shape_text(const Analysis& a, const Cycle& c) {
   return absl::StrJoin(kinds, ", ");
 }
 
-std::string fix_text(const FixHint& hint) {
+std::string weak_kind(const Report& r) {
+  return r.process.heap == "std::shared_ptr" ? "std::weak_ptr" : "Weak";
+}
+
+std::string fix_text(const FixHint& hint, const std::string& weak) {
   std::string fields;
   for (std::size_t i = 0; i < hint.fields.size(); ++i) {
     absl::StrAppend(&fields,
@@ -471,17 +486,17 @@ std::string fix_text(const FixHint& hint) {
                                                   : ", ",
                     hint.fields[i]);
   }
-  return absl::StrCat("make ", fields, hint.fields.size() == 1 ? " a Weak" : " Weak");
+  return absl::StrCat("make ", fields, hint.fields.size() == 1 ? " a " : " ", weak);
 }
 
-std::string fixes_line(const std::vector<FixHint>& hints) {
+std::string fixes_line(const std::vector<FixHint>& hints, const std::string& weak) {
   if (hints.empty()) return "";
   const FixHint& best = hints.front();
   std::string line = absl::StrCat(
-      fix_text(best), " (frees ", best.cycles, best.cycles == 1 ? " cycle, " : " cycles, ",
+      fix_text(best, weak), " (frees ", best.cycles, best.cycles == 1 ? " cycle, " : " cycles, ",
       best.freed.objects.size(), " objects, ", best.freed.bytes, " bytes)");
   for (std::size_t i = 1; i < hints.size(); ++i)
-    absl::StrAppend(&line, "; or ", fix_text(hints[i]));
+    absl::StrAppend(&line, "; or ", fix_text(hints[i], weak));
   return line;
 }
 

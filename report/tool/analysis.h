@@ -65,10 +65,12 @@ struct FixHint {
 };
 
 // "make Page::doc a Weak", "make Buffer::editor and Cursor::buffer Weak".
-std::string fix_text(const FixHint& hint);
+// `weak`: what a field becomes, "Weak" or "std::weak_ptr" (weak_kind).
+std::string fix_text(const FixHint& hint, const std::string& weak);
+std::string weak_kind(const Report& r);
 // "make Page::doc a Weak (frees 3 cycles, 9 objects, 432 bytes); or make Document::pages a
 // Weak": the best fix, what it does, and the others.
-std::string fixes_line(const std::vector<FixHint>& hints);
+std::string fixes_line(const std::vector<FixHint>& hints, const std::string& weak);
 
 class Analysis;
 // "TreeNode -children[]-> TreeNode, TreeNode -parent-> TreeNode": a cycle's kinds of edges.

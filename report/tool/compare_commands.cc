@@ -81,7 +81,7 @@ int cmd_diff(const Args& args) {
     if (!text.empty()) continue;
     text = shape_text(new_a, new_report->cycles[f.cycles.front()]);
     if (const auto hints = new_a.fix_hints(f, 1); !hints.empty()) {
-      absl::StrAppend(&text, "; fix: ", fix_text(hints.front()));
+      absl::StrAppend(&text, "; fix: ", fix_text(hints.front(), weak_kind(*new_report)));
     }
   }
   compare("live", live_keys(*old_report), live_keys(*new_report));

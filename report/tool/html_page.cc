@@ -209,7 +209,7 @@ std::string retainers_html(const Analysis& a, int id) {
   return out;
 }
 
-std::string fix_html(const std::vector<FixHint>& hints) {
+std::string fix_html(const std::vector<FixHint>& hints, const std::string& weak) {
   if (hints.empty()) return "";
   const FixHint& best = hints.front();
   std::string out = "<p class=\"fix\">Fix: make ";
@@ -221,11 +221,11 @@ std::string fix_html(const std::vector<FixHint>& hints) {
                     "<code>", esc(best.fields[k]), "</code>");
   }
   absl::StrAppend(
-      &out, best.fields.size() == 1 ? " a " : " ", "<code>Weak</code> &mdash; frees ", best.cycles,
-      best.cycles == 1 ? " cycle, " : " cycles, ", best.freed.objects.size(),
+      &out, best.fields.size() == 1 ? " a " : " ", "<code>", esc(weak), "</code> &mdash; frees ",
+      best.cycles, best.cycles == 1 ? " cycle, " : " cycles, ", best.freed.objects.size(),
       best.freed.objects.size() == 1 ? " object (" : " objects (", best.freed.bytes, " bytes).");
   for (std::size_t k = 1; k < hints.size(); ++k)
-    absl::StrAppend(&out, " Or ", esc(fix_text(hints[k])), ".");
+    absl::StrAppend(&out, " Or ", esc(fix_text(hints[k], weak)), ".");
   return out + "</p>";
 }
 
@@ -276,8 +276,9 @@ std::string shape_section(const Analysis& a, const KeptBy& kept_by, const ShapeF
   std::string out =
       absl::StrCat("<summary>", f.cycles.size(), " &times; cycle of ", esc(member_types(a, c)),
                    " &mdash; ", f.objects, " objects, ", f.bytes, " bytes, ", esc(f.status),
-                   f.suppressed ? " (suppressed)" : "", "</summary>", fix_html(a.fix_hints(f)),
-                   "<p>Shape <code>", esc(f.shape), "</code>; example cycle c", c.id, ".</p>");
+                   f.suppressed ? " (suppressed)" : "", "</summary>",
+                   fix_html(a.fix_hints(f), weak_kind(a.report())), "<p>Shape <code>", esc(f.shape),
+                   "</code>; example cycle c", c.id, ".</p>");
   const std::string draw_it =
       absl::StrCat(": <code>cyclegc-report dot REPORT c", c.id, "</code> draws it.</p>");
   if (c.members.size() > kDrawnMembers) {

@@ -91,7 +91,7 @@ int summarize(const std::string& path, const Args& args, json* out) {
                   member_types(a, example).c_str(), plural(f.objects, "object").c_str(),
                   plural(f.bytes, "byte").c_str(), f.status.c_str(),
                   f.suppressed ? " (suppressed)" : "", f.shape.c_str());
-      if (const std::string fix = fixes_line(a.fix_hints(f)); !fix.empty()) {
+      if (const std::string fix = fixes_line(a.fix_hints(f), weak_kind(a.report())); !fix.empty()) {
         std::printf("     fix: %s\n", fix.c_str());
       }
       std::printf("     edges: %s\n", shape_text(a, example).c_str());
@@ -252,7 +252,7 @@ int cmd_show(const Args& args) {
     return leak_status(args, a);
   }
   std::printf("cycle c%d: %s, shape %s\n", c.id, member_types(a, c).c_str(), c.shape.c_str());
-  if (const std::string fix = fixes_line(hints); !fix.empty()) {
+  if (const std::string fix = fixes_line(hints, weak_kind(a.report())); !fix.empty()) {
     std::printf("fix: %s\n", fix.c_str());
   }
   std::printf("edges:\n");

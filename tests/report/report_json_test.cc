@@ -13,10 +13,17 @@ namespace cyclegc::report {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 Report sample_report() {
   Report r;
-  r.process = {42, "/bin/app", "debug=leak", "frame-pointer", "exit", "2026-11-21T00:00:00Z"};
+  r.process = {42,
+               "/bin/app",
+               "debug=leak",
+               "frame-pointer",
+               "exit",
+               "2026-11-21T00:00:00Z",
+               "std::shared_ptr"};
   r.collections = {{"explicit", 2, 3, 0, 0.001, 4}};
   r.objects = {{0, "Graph", "0x10", 40, "Graph(one)", -1, 0, 1, 0, false},
                {1, "Graph", "0x20", 40, "Graph(two)", -1, 0, 1, 0, false},
@@ -30,11 +37,22 @@ Report sample_report() {
   return r;
 }
 
+TEST(ReportJson, AReportOfCyclegcsOwnObjectsNamesNoHeap) {
+  Report written = sample_report();
+  written.process.heap.clear();
+  const std::string text = to_json(written);
+  EXPECT_THAT(text, Not(HasSubstr("\"heap\"")));  // older readers never see the field
+  auto read = from_json(text);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->process.heap, "");
+}
+
 TEST(ReportJson, RoundTripsAndRebuildsWhatIsNotWritten) {
   auto read = from_json(to_json(sample_report()));
   ASSERT_TRUE(read.ok()) << read.status();
   const Report& r = *read;
   EXPECT_EQ(r.process.pid, 42);
+  EXPECT_EQ(r.process.heap, "std::shared_ptr");
   EXPECT_EQ(r.objects[1].label, "Graph(two)");
   EXPECT_EQ(r.stacks[0].frames[0].line, 12);
   ASSERT_EQ(r.cycles.size(), 1u);

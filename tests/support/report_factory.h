@@ -14,7 +14,7 @@ namespace cyclegc::testing {
 
 inline report::Report empty_report() {
   report::Report r;
-  r.process = {1, "/bin/app", "", "frame-pointer", "exit", "2026-12-02T00:00:00Z"};
+  r.process = {1, "/bin/app", "", "frame-pointer", "exit", "2026-12-02T00:00:00Z", ""};
   r.stacks = {{0, {{"make_node(int)", "/src/app/graph.cc", 12}, {"main", "/src/app/main.cc", 40}}}};
   return r;
 }

@@ -99,6 +99,9 @@ struct Process {
   std::string stack_method;  // "frame-pointer", "unwind" or "off"
   std::string reason;        // "exit", "signal", "interval"
   std::string time;          // UTC, ISO 8601
+  // Whose objects these are: "" for cyclegc's collector, "std::shared_ptr" for the agent's
+  // analysis of a program that does not use libcyclegc, whose fix is a std::weak_ptr.
+  std::string heap;
 };
 
 struct Report {
