@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 
 #include "absl/container/flat_hash_set.h"
@@ -86,6 +87,26 @@ std::uint64_t byte_size(Dwarf_Die* type) {
   return dwarf_tag(type) == DW_TAG_pointer_type ? sizeof(void*) : 0;
 }
 
+// The offset of the member named `name` in class `type`, through its bases and members, or -1.
+std::int64_t find_member(Dwarf_Die* type, const char* name, int depth) {
+  Dwarf_Die child;
+  if (depth > 6 || dwarf_child(type, &child) != 0) return -1;
+  do {
+    const int tag = dwarf_tag(&child);
+    if (tag != DW_TAG_member && tag != DW_TAG_inheritance) continue;
+    if (tag == DW_TAG_member && !dwarf_hasattr(&child, DW_AT_data_member_location)) continue;
+    const char* own = dwarf_diename(&child);
+    const auto offset = static_cast<std::int64_t>(member_offset(&child));
+    if (own != nullptr && std::strcmp(own, name) == 0) return offset;
+    Dwarf_Die t;
+    if (type_of(&child, &t) && is_class(dwarf_tag(&t))) {
+      const std::int64_t inner = find_member(&t, name, depth + 1);
+      if (inner >= 0) return offset + inner;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return -1;
+}
+
 // Appends `type`'s members at `base` to `out`, flattened (Field).
 void flatten(Dwarf_Die* type, std::uint64_t base, const std::string& prefix,
              std::vector<Field>& out, int depth) {
@@ -125,6 +146,9 @@ void flatten(Dwarf_Die* type, std::uint64_t base, const std::string& prefix,
     f.element_size = element_size;
     if (library && (absl::StartsWith(type_name, "std::enable_shared_from_this<"))) {
       f.strength = Strength::kWeak;
+    }
+    if (element_size == 0 && absl::StartsWith(type_name, "std::optional<")) {
+      f.engaged_at = find_member(&element, "_M_engaged", 0);  // libstdc++'s _Optional_payload
     }
     out.push_back(std::move(f));
   } while (dwarf_siblingof(&child, &child) == 0);

@@ -26,6 +26,9 @@ struct Field {
   // of either): from the member's type, kUnknown when it could hold both or neither is named.
   Strength strength = Strength::kUnknown;
   std::uint64_t element_size = 0;  // for an array member: its elements' size, else 0
+  // For a std::optional: where its engaged flag is, from the member's start. A disengaged
+  // optional keeps the bytes of the value it destroyed, which are no reference.
+  std::int64_t engaged_at = -1;
 };
 
 struct TypeLayout {

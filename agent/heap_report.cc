@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -54,6 +55,15 @@ bool process_startup(const Frame& f) {
          absl::StrContains(f.file, "/sysdeps/");
 }
 
+// "app+0x1a2b" for a pc no symbol names (a stripped or static function): what addr2line takes.
+std::string module_offset(std::uintptr_t pc) {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(pc), &info) == 0 || info.dli_fname == nullptr) return "";
+  const char* slash = std::strrchr(info.dli_fname, '/');
+  return absl::StrCat(slash ? slash + 1 : info.dli_fname, "+0x",
+                      absl::Hex(pc - reinterpret_cast<std::uintptr_t>(info.dli_fbase)));
+}
+
 std::vector<report::Frame> frames_of(const AllocationStacks& stacks, std::uint32_t id, int depth) {
   std::vector<report::Frame> out;
   int n = 0;
@@ -62,7 +72,7 @@ std::vector<report::Frame> frames_of(const AllocationStacks& stacks, std::uint32
     for (const Frame& f : symbolize(pcs[i])) {
       if (out.empty() && allocation_machinery(f)) continue;
       if (process_startup(f)) return out;
-      out.push_back({f.function, f.file, f.line});
+      out.push_back({f.function.empty() ? module_offset(f.pc) : f.function, f.file, f.line});
       if (static_cast<int>(out.size()) == depth) return out;
     }
   }

@@ -98,6 +98,20 @@ VtableInfo classify(const std::string& mangled) {
   return {kind, std::move(type)};
 }
 
+// Where the constructed part of block `b` ends, for the pointer to it at `at` (in a region
+// ending at `hi`). A std::vector is three words, {begin, end, capacity end}: its elements past
+// `end` were destroyed, and a destroyed shared_ptr leaves its two words behind, so scanning a
+// buffer to its capacity would count references that are gone and call what they held leaked.
+// Any three ascending words from a block's start to inside it are read so: a false match only
+// hides pairs, which leaves their targets live.
+Word constructed_end(const LiveBlock& b, Word at, Word hi) {
+  if (at + 3 * sizeof(Word) > hi) return b.address + b.size;
+  const Word end = read_word(at + sizeof(Word)), capacity = read_word(at + 2 * sizeof(Word));
+  if (b.address <= end && end <= capacity && capacity <= b.address + b.size && b.address < capacity)
+    return end;
+  return b.address + b.size;
+}
+
 }  // namespace
 
 std::string shared_type_of(const std::string& control_block_type) {
@@ -145,11 +159,29 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
     o.use_count = static_cast<std::uint32_t>(use);
     o.weak_ptrs = static_cast<std::uint32_t>(weak - 1);
     o.stack = b.stack;
-    by_control[b.address] = static_cast<int>(a.objects.size());
-    kinds.push_back(it->second.kind);
     a.objects.push_back(std::move(o));
-    (void)vptr;
+    kinds.push_back(it->second.kind);
   });
+  // In about the order they were made, as a report walks each cycle from its oldest member:
+  // stacks are numbered as first met, and a fresh heap grows upwards. (The table's own order is
+  // its hash's.) From the oldest, the edge that closes a cycle is the back pointer to it.
+  {
+    std::vector<int> order(a.objects.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    std::sort(order.begin(), order.end(), [&](int x, int y) {
+      const SharedObject &ox = a.objects[x], &oy = a.objects[y];
+      return ox.stack != oy.stack ? ox.stack < oy.stack : ox.control < oy.control;
+    });
+    std::vector<SharedObject> objects;
+    std::vector<Kind> sorted_kinds;
+    for (int i : order) {
+      by_control[a.objects[i].control] = static_cast<int>(objects.size());
+      objects.push_back(std::move(a.objects[i]));
+      sorted_kinds.push_back(kinds[i]);
+    }
+    a.objects = std::move(objects);
+    kinds = std::move(sorted_kinds);
+  }
 
   // Where each T lives: inside its control block (make_shared), or in a block of its own that
   // the control block points at (its allocation stack is then the object's).
@@ -228,6 +260,13 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
         f->element_size ? (offset - f->offset) / f->element_size : Graph::kNoIndex;
     return {intern(f->name), index, f->strength};
   };
+  // True when the word at `offset` in object i (at `value`) is inside a disengaged optional.
+  auto disengaged = [&](int i, Word offset, Word value) {
+    const Field* f = layout_of[i] ? layout_of[i]->at(offset) : nullptr;
+    if (f == nullptr || f->engaged_at < 0 || f->offset + f->engaged_at >= layout_of[i]->size)
+      return false;
+    return *reinterpret_cast<const char*>(value + f->offset + f->engaged_at) == 0;
+  };
   struct Region {
     Word lo, hi;
     bool owned;  // false for the T itself; true for a block it owns through `through`
@@ -249,6 +288,7 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
       if (!map.readable(r.lo, r.hi)) continue;
       for (Word at = (r.lo + sizeof(Word) - 1) & ~(sizeof(Word) - 1); at + sizeof(Word) <= r.hi;
            at += sizeof(Word)) {
+        if (!r.owned && disengaged(i, at - r.lo, r.lo)) continue;
         const Word w = read_word(at);
         if (w < 4096) continue;
         if (at + 2 * sizeof(Word) <= r.hi) {
@@ -272,8 +312,8 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
         if (b == nullptr) continue;
         auto [it, added] = owner.try_emplace(w, i);
         if (added) {
-          work.push_back(
-              {b->address, b->address + b->size, true, r.owned ? r.through : place(i, at - r.lo)});
+          work.push_back({b->address, constructed_end(*b, at, r.hi), true,
+                          r.owned ? r.through : place(i, at - r.lo)});
         } else if (it->second != i) {
           keeps.emplace_back(i, it->second);
         }

@@ -16,6 +16,11 @@
 // what trial deletion subtracts, which can only leave more references unexplained — the object
 // stays live — never fewer: no live object is called garbage for want of knowing.
 //
+// Storage a container keeps after destroying what it held still holds the pairs' words (a
+// destroyed shared_ptr is not zeroed): a vector's buffer is scanned to its end, not its
+// capacity, and, with debug information, a disengaged std::optional not at all. A stale pair
+// counted would explain a reference that is gone, and call what it held leaked.
+//
 // With debug information (debug_fields.h) a pair in a std::shared_ptr member is strong and one in
 // a std::weak_ptr member weak, and only the pairs it cannot place (a closure's capture in a
 // std::function) are left to the count: at least (unplaced - weak_ptrs not placed) of them are

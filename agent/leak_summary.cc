@@ -90,8 +90,11 @@ std::size_t print_summary(const report::Report& r, const std::string& path, bool
     const std::string suppressed_text =
         suppressed ? absl::StrCat("; ", suppressed, " suppressed") : "";
     if (shared_ptr_heap) {
-      std::fprintf(stderr, "cyclegc: %zu leaked std::shared_ptr objects (%zu cycles)%s%s%s\n",
-                   leaks, cycles, suppressed_text.c_str(),
+      const std::string found =
+          leaks == 0 ? "no leaked std::shared_ptr cycles"
+                     : absl::StrCat(leaks, " leaked std::shared_ptr object", leaks == 1 ? "" : "s",
+                                    " (", cycles, cycles == 1 ? " cycle)" : " cycles)");
+      std::fprintf(stderr, "cyclegc: %s%s%s%s\n", found.c_str(), suppressed_text.c_str(),
                    path.empty() ? "" : "; report: ", path.c_str());
       return leaks;
     }
