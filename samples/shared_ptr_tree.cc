@@ -14,7 +14,7 @@ struct Node {
 };
 
 std::shared_ptr<Node> add_child(const std::shared_ptr<Node>& parent, std::string name) {
-  auto child = std::make_shared<Node>();
+  auto child = std::make_shared<Node>();  // ALLOC: sp-child
   child->name = std::move(name);
   child->parent = parent;
   parent->kids.push_back(child);
@@ -22,7 +22,7 @@ std::shared_ptr<Node> add_child(const std::shared_ptr<Node>& parent, std::string
 }
 
 int main() {
-  auto root = std::make_shared<Node>();
+  auto root = std::make_shared<Node>();  // ALLOC: sp-root
   root->name = "root";
   for (int i = 0; i < 3; ++i) add_child(root, "child" + std::to_string(i));
   std::printf("built a tree of %zu children\n", root->kids.size());

@@ -1,0 +1,239 @@
+// A plain std::shared_ptr program for the agent's heap analysis tests, one scenario per argument.
+// Each leaks a known set of cycles through a different part of the standard library, or holds
+// shared objects in ways that must never be called leaked.
+#include <any>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+struct Kept {
+  int value = 7;
+};
+
+// A raw holder the program leaks: what it holds is held from outside the shared graph, so it
+// is never a cycle's garbage, whatever leaked objects once held it too.
+std::shared_ptr<Kept>& held_by_raw(std::shared_ptr<Kept> p) {
+  return *new std::shared_ptr<Kept>(std::move(p));
+}
+
+// Two nodes in a cycle that once held Kept objects through storage the standard library keeps
+// after destroying them: a vector's capacity, a disengaged optional.
+struct Stale {
+  std::shared_ptr<Stale> peer;
+  std::vector<std::shared_ptr<Kept>> items;
+  std::optional<std::shared_ptr<Kept>> maybe;
+};
+
+void stale(bool with_optional) {
+  auto& first = held_by_raw(std::make_shared<Kept>());
+  auto& second = held_by_raw(std::make_shared<Kept>());
+  auto a = std::make_shared<Stale>();
+  auto b = std::make_shared<Stale>();
+  a->peer = b;
+  b->peer = a;
+  a->items.reserve(8);
+  a->items.push_back(first);
+  a->items.push_back(second);
+  a->items.pop_back();
+  a->items.clear();
+  b->items = {first, second, first};
+  b->items.erase(b->items.begin() + 1, b->items.end());
+  b->items.pop_back();
+  if (with_optional) {
+    b->maybe = second;
+    b->maybe.reset();
+  }
+  std::printf("stale: %d %d\n", first->value, second->value);
+}
+
+// One cycle of two per container: each type's `back` closes it.
+template <typename Tag>
+struct Owner;
+template <typename Tag>
+struct Back {
+  std::shared_ptr<Owner<Tag>> back;
+};
+
+struct InMap {};
+struct InUnorderedMap {};
+struct InList {};
+struct InDeque {};
+struct InSet {};
+struct InUniquePtr {};
+struct InFunction {};
+struct InAny {};
+
+template <>
+struct Owner<InMap> {
+  std::map<int, std::shared_ptr<Back<InMap>>> items;
+};
+template <>
+struct Owner<InUnorderedMap> {
+  std::unordered_map<std::string, std::shared_ptr<Back<InUnorderedMap>>> items;
+};
+template <>
+struct Owner<InList> {
+  std::list<std::shared_ptr<Back<InList>>> items;
+};
+template <>
+struct Owner<InDeque> {
+  std::deque<std::shared_ptr<Back<InDeque>>> items;
+};
+template <>
+struct Owner<InSet> {
+  std::set<std::shared_ptr<Back<InSet>>> items;
+};
+template <>
+struct Owner<InUniquePtr> {
+  struct Inner {
+    std::string name = "inner";
+    std::shared_ptr<Back<InUniquePtr>> item;
+  };
+  std::unique_ptr<Inner> inner = std::make_unique<Inner>();
+};
+template <>
+struct Owner<InFunction> {
+  std::function<int()> call;
+};
+template <>
+struct Owner<InAny> {
+  std::any item;
+};
+
+template <typename Tag>
+std::pair<std::shared_ptr<Owner<Tag>>, std::shared_ptr<Back<Tag>>> pair_of() {
+  auto owner = std::make_shared<Owner<Tag>>();
+  auto back = std::make_shared<Back<Tag>>();
+  back->back = owner;
+  return {owner, back};
+}
+
+// A base class that is not the first: shared_ptr<Second> points inside the object.
+struct First {
+  virtual ~First() = default;
+  long first = 1;
+};
+struct Second {
+  virtual ~Second() = default;
+  std::shared_ptr<Second> other;
+};
+struct Both : First, Second {};
+
+struct Deleted {
+  std::shared_ptr<Deleted> self;
+};
+
+void containers() {
+  {
+    auto [o, b] = pair_of<InMap>();
+    o->items[1] = b;
+  }
+  {
+    auto [o, b] = pair_of<InUnorderedMap>();
+    o->items["one"] = b;
+  }
+  {
+    auto [o, b] = pair_of<InList>();
+    o->items.push_back(b);
+  }
+  {
+    auto [o, b] = pair_of<InDeque>();
+    o->items.push_front(b);
+  }
+  {
+    auto [o, b] = pair_of<InSet>();
+    o->items.insert(b);
+  }
+  {
+    auto [o, b] = pair_of<InUniquePtr>();
+    o->inner->item = b;
+  }
+  {
+    auto [o, b] = pair_of<InFunction>();
+    std::string padding(64, 'x');  // a closure this large lives in a block of its own
+    o->call = [b, padding] { return static_cast<int>(padding.size()) + (b ? 1 : 0); };
+  }
+  {
+    auto [o, b] = pair_of<InAny>();
+    o->item = b;
+  }
+  {
+    auto x = std::make_shared<Both>();
+    auto y = std::make_shared<Both>();
+    x->other = std::shared_ptr<Second>(y);
+    y->other = std::shared_ptr<Second>(x);
+  }
+  {
+    std::shared_ptr<Deleted> d(new Deleted, [](Deleted* p) { delete p; });
+    d->self = d;
+  }
+  std::puts("containers: 10 cycles dropped");
+}
+
+// Cycles that are alive when the program ends: held by a thread that never returns, and by a
+// leaked raw pointer. Neither is the collector's garbage.
+struct Ring {
+  std::shared_ptr<Ring> next;
+};
+
+std::shared_ptr<Ring> ring(int n) {
+  auto first = std::make_shared<Ring>();
+  auto last = first;
+  for (int i = 1; i < n; ++i) last = last->next = std::make_shared<Ring>();
+  last->next = first;
+  return first;
+}
+
+void alive() {
+  std::mutex m;
+  std::condition_variable started;
+  bool ready = false;
+  std::thread([&] {
+    auto held = ring(5);  // this thread's stack holds it until the process ends
+    {
+      std::lock_guard<std::mutex> lock(m);
+      ready = true;
+    }
+    started.notify_one();
+    std::mutex never;
+    std::unique_lock<std::mutex> wait(never);
+    std::condition_variable().wait(wait, [] { return false; });
+  }).detach();
+  std::unique_lock<std::mutex> lock(m);
+  started.wait(lock, [&] { return ready; });
+  new std::shared_ptr<Ring>(ring(3));
+  ring(4);  // the one leak
+  std::puts("alive: two rings held, one dropped");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string what = argc > 1 ? argv[1] : "";
+  if (what == "stale") {
+    stale(true);
+  } else if (what == "stale-vector") {
+    stale(false);
+  } else if (what == "containers") {
+    containers();
+  } else if (what == "alive") {
+    alive();
+  } else {
+    std::fprintf(stderr, "usage: %s stale|stale-vector|containers|alive\n", argv[0]);
+    return 2;
+  }
+  return 0;
+}
