@@ -46,6 +46,7 @@
 #include "leak_summary.h"
 #include "options.h"
 #include "report_builder.h"
+#include "report_trigger.h"
 #include "stack_recorder.h"
 #include "symbolizer.h"
 
@@ -68,13 +69,7 @@ struct Agent {
 
   std::mutex report_mu;  // one report at a time
   int reports_written = 0;
-  // Posted by the signal handler (sem_post is async-signal-safe) and at stop; the worker waits
-  // on it. A semaphore, not a pipe: a daemon that closes every descriptor and opens its own
-  // files cannot have them written or read by the agent.
-  sem_t wake;
-  std::atomic<bool> signalled{false};
-  std::thread* worker = nullptr;
-  std::atomic<bool> stopping{false};
+  ReportTrigger trigger;  // mid-run reports: dump_signal, interval_ms
 
   // Labels of every tracked object, and what the program still held, taken at the program's
   // end (on_program_end).
@@ -173,58 +168,6 @@ std::size_t write_report(Agent& a, const char* reason, bool at_exit) {
   return leaks;
 }
 
-void on_dump_signal(int) {
-  const int saved = errno;
-  if (Agent* a = g_agent) {
-    a->signalled.store(true, std::memory_order_relaxed);
-    sem_post(&a->wake);
-  }
-  errno = saved;
-}
-
-// Writes reports on the dump signal and every interval_ms, on a thread of its own so that the
-// signal handler only posts a semaphore.
-void run_worker(Agent* a) {
-  const int interval = a->options.interval_ms;
-  auto next = Clock::now() + std::chrono::milliseconds(interval);
-  while (!a->stopping) {
-    int waited;
-    if (interval > 0) {
-      timespec at{};
-      clock_gettime(CLOCK_REALTIME, &at);
-      const auto left = std::max(Clock::duration::zero(), next - Clock::now());
-      const long ns =
-          at.tv_nsec + std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-      at.tv_sec += ns / 1'000'000'000;
-      at.tv_nsec = ns % 1'000'000'000;
-      waited = sem_timedwait(&a->wake, &at);
-    } else {
-      waited = sem_wait(&a->wake);
-    }
-    if (a->stopping) return;
-    if (waited == 0 && a->signalled.exchange(false)) {
-      write_report(*a, "signal", false);
-    } else if (waited != 0 && errno == ETIMEDOUT) {
-      write_report(*a, "interval", false);
-      next = Clock::now() + std::chrono::milliseconds(interval);
-    }
-  }
-}
-
-void start_worker(Agent& a) {
-  if (a.options.dump_signal == 0 && a.options.interval_ms == 0) return;
-  a.worker = new std::thread(run_worker, &a);
-}
-
-void stop_worker(Agent& a) {
-  a.stopping = true;
-  if (!a.worker) return;
-  sem_post(&a.wake);
-  a.worker->join();
-  delete a.worker;
-  a.worker = nullptr;
-}
-
 // fork(): the agent's locks are held across it, so that the child's copies are consistent and
 // free; the child has no worker thread (one is started for it) and a fresh semaphore.
 // Held while the agent activates (activate()).
@@ -256,32 +199,7 @@ void after_fork_child() {
   // A report may have been in progress on another thread: its lock is that thread's, which the
   // child does not have.
   new (&a->report_mu) std::mutex();
-  sem_init(&a->wake, 0, 0);
-  a->worker = nullptr;  // the thread does not exist here
-  if (!a->stopping) start_worker(*a);
-}
-
-// Takes dump_signal when the program leaves it at its default action; a signal the process
-// ignores (nohup, trap '' SIG) or already handles stays the program's.
-void take_dump_signal(const Agent& a) {
-  const int sig = a.options.dump_signal;
-  if (sig == 0) return;
-  struct sigaction old {};
-  if (sigaction(sig, nullptr, &old) != 0) return;
-  const char* name = sigabbrev_np(sig);
-  if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
-    std::fprintf(stderr, "cyclegc: not taking dump_signal SIG%s: the program %s it\n",
-                 name ? name : "?", old.sa_handler == SIG_IGN ? "ignores" : "handles");
-    return;
-  }
-  struct sigaction sa {};
-  sa.sa_handler = on_dump_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(sig, &sa, nullptr) != 0) {
-    std::fprintf(stderr, "cyclegc: cannot take dump_signal SIG%s: %s\n", name ? name : "?",
-                 std::strerror(errno));
-  }
+  a->trigger.after_fork_child();
 }
 
 // The library's scan of what the program still holds, kept as headers and types only: a
@@ -324,7 +242,7 @@ void take_still_held(Agent& a) {
 void on_program_end() {
   Agent* a = g_agent;
   if (!a) return;
-  stop_worker(*a);
+  a->trigger.stop();
   if (!report_wanted(*a)) return;
   std::lock_guard report_lock(a->report_mu);
   a->collection_at_end = collect_saving_garbage();
@@ -373,15 +291,14 @@ void activate() {
     }
   }
   a->stacks = std::make_unique<StackRecorder>(a->options.stack_depth);
-  sem_init(&a->wake, 0, 0);
   a->observer.on_track = on_track;
   a->observer.on_program_end = on_program_end;
   a->callback = add_callback(on_collection);
   if (a->options.debug_flags) set_debug(a->options.debug_flags);
   g_agent = a;
   set_observer(&a->observer);
-  take_dump_signal(*a);
-  start_worker(*a);
+  a->trigger.start(a->options.dump_signal, a->options.interval_ms,
+                   [](const char* reason) { write_report(*g_agent, reason, false); });
   g_active.store(true, std::memory_order_release);
 }
 
@@ -406,7 +323,7 @@ __attribute__((destructor)) void agent_stop() {
     }
     return;
   }
-  stop_worker(*a);
+  a->trigger.stop();
   const std::size_t leaks = write_report(*a, "exit", true);
   set_observer(nullptr);
   remove_callback(a->callback);

@@ -3,9 +3,11 @@
 // analysed (heap_scan.h) with every allocating thread held at the table's locks, so no block
 // is freed under the scan; the report is then built and written without them, in the same
 // schema and by the same writer as the collector's, so that cyclegc-report reads it unchanged.
+#include <dirent.h>
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -53,6 +55,27 @@ bool allocation_machinery(const Frame& f) {
 bool process_startup(const Frame& f) {
   return f.function == "_start" || absl::StartsWith(f.function, "__libc_start") ||
          absl::StrContains(f.file, "/sysdeps/");
+}
+
+// Runs `fn(mappings)` with allocating threads held (HeapAccess); false when the process's
+// mappings cannot be read.
+template <typename Fn>
+bool locked(const HeapAccess* heap, Fn&& fn) {
+  heap->begin_scan();
+  const std::optional<cyclegc::detail::MemoryMap> map = cyclegc::detail::MemoryMap::read_self();
+  if (map) fn(*map);
+  heap->end_scan();
+  return map.has_value();
+}
+
+// Whether this process has a thread besides the calling one.
+bool other_threads_run() {
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return true;  // cannot tell: assume so
+  int threads = 0;
+  while (const dirent* e = readdir(dir)) threads += e->d_name[0] != '.';
+  closedir(dir);
+  return threads > 1;
 }
 
 // "app+0x1a2b" for a pc no symbol names (a stripped or static function): what addr2line takes.
@@ -136,19 +159,31 @@ extern "C" __attribute__((visibility("default"))) std::size_t cyclegc_heap_repor
   const bool wanted = options.report_path != "none" || options.summary || options.exitcode != 0;
   if (!wanted) return 0;
   const auto start = std::chrono::steady_clock::now();
-  heap->begin_scan();
-  std::optional<cyclegc::detail::MemoryMap> map = cyclegc::detail::MemoryMap::read_self();
-  HeapAnalysis a;
-  if (map) a = analyze_heap(*heap->blocks, *map, &DebugFields::load);
-  heap->end_scan();
-  const double scan_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!map) {
+  // The types alive, then their debug information without the locks, then the analysis.
+  std::vector<std::string> types;
+  if (!locked(heap, [&](const cyclegc::detail::MemoryMap& map) {
+        types = shared_types(*heap->blocks, map);
+      })) {
     std::fputs("cyclegc: cannot look for std::shared_ptr cycles: /proc/self/maps is unreadable\n",
                stderr);
     return 0;
   }
-  if (a.objects.empty()) return 0;  // no shared object alive: nothing to say
+  if (types.empty()) return 0;  // no shared object alive: nothing to say
+  const std::unique_ptr<DebugFields> debug = DebugFields::load(types);
+  auto analyze = [&] {
+    HeapAnalysis a;
+    locked(heap, [&](const cyclegc::detail::MemoryMap& map) {
+      a = analyze_heap(*heap->blocks, map, debug.get());
+    });
+    return a;
+  };
+  HeapAnalysis a = analyze();
+  const bool leaks_found =
+      std::any_of(a.objects.begin(), a.objects.end(), [](const auto& o) { return o.leaked; });
+  if (leaks_found && other_threads_run()) confirm_leaks(a, analyze());  // heap_scan.h says why
+  const double scan_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (a.objects.empty()) return 0;
 
   std::fflush(stdout);  // the program's own output first
   report::Report r = build(a, *heap->stacks, options.stack_depth);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -129,17 +130,21 @@ std::string shared_type_of(const std::string& control_block_type) {
   return t;
 }
 
-HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map,
-                          LoadDebug load_debug) {
-  HeapAnalysis a;
-  constexpr Word kHeader = 2 * sizeof(Word);      // vptr, then the two 32-bit counts
-  absl::flat_hash_map<Word, VtableInfo> vtables;  // every vptr candidate met, control block or not
-  absl::flat_hash_map<Word, int> by_control;
-  std::vector<Kind> kinds;
+namespace {
 
-  // 1. Control blocks, by their vtables, with the objects they count.
+// 1. Control blocks, by their vtables, with the objects they count.
+struct Found {
+  std::vector<SharedObject> objects;
+  std::vector<Kind> kinds;  // of each object's control block
+  std::size_t blocks = 0;   // live blocks examined
+};
+constexpr Word kHeader = 2 * sizeof(Word);  // vptr, then the two 32-bit counts
+
+Found find_control_blocks(const LiveBlocks& blocks, const detail::MemoryMap& map) {
+  Found found;
+  absl::flat_hash_map<Word, VtableInfo> vtables;  // every vptr candidate met, control block or not
   blocks.for_each_locked([&](const LiveBlock& b) {
-    ++a.blocks;
+    ++found.blocks;
     if (b.size < kHeader || !map.readable(b.address, b.address + b.size)) return;
     const Word vptr = read_word(b.address);
     if (vptr < 4096 || vptr % alignof(Word) != 0) return;
@@ -159,9 +164,28 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
     o.use_count = static_cast<std::uint32_t>(use);
     o.weak_ptrs = static_cast<std::uint32_t>(weak - 1);
     o.stack = b.stack;
-    a.objects.push_back(std::move(o));
-    kinds.push_back(it->second.kind);
+    found.objects.push_back(std::move(o));
+    found.kinds.push_back(it->second.kind);
   });
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::string> shared_types(const LiveBlocks& blocks, const detail::MemoryMap& map) {
+  absl::flat_hash_set<std::string> types;
+  for (const SharedObject& o : find_control_blocks(blocks, map).objects) types.insert(o.type);
+  return {types.begin(), types.end()};
+}
+
+HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map,
+                          const DebugFields* debug) {
+  HeapAnalysis a;
+  absl::flat_hash_map<Word, int> by_control;
+  Found found = find_control_blocks(blocks, map);
+  a.objects = std::move(found.objects);
+  a.blocks = found.blocks;
+  std::vector<Kind> kinds = std::move(found.kinds);
   // In about the order they were made, as a report walks each cycle from its oldest member:
   // stacks are numbered as first met, and a fresh heap grows upwards. (The table's own order is
   // its hash's.) From the oldest, the edge that closes a cycle is the back pointer to it.
@@ -211,13 +235,7 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
   }
 
   // The members of the types found, where debug information has them.
-  std::unique_ptr<DebugFields> debug;
   std::vector<const TypeLayout*> layout_of(a.objects.size(), nullptr);
-  if (load_debug != nullptr && !a.objects.empty()) {
-    absl::flat_hash_set<std::string> types;
-    for (const SharedObject& o : a.objects) types.insert(o.type);
-    debug = load_debug(std::vector<std::string>(types.begin(), types.end()));
-  }
   for (std::size_t i = 0; debug && i < a.objects.size(); ++i) {
     SharedObject& o = a.objects[i];
     const TypeLayout* layout = debug->layout(o.type);
@@ -394,6 +412,33 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
   }
   for (int i = 0; i < n; ++i) a.graph.first[i + 1] += a.graph.first[i];
   return a;
+}
+
+void confirm_leaks(HeapAnalysis& a, const HeapAnalysis& again) {
+  absl::flat_hash_set<std::tuple<Word, std::uint32_t, std::uint32_t>> leaked_again;
+  for (const SharedObject& o : again.objects) {
+    if (o.leaked) leaked_again.insert({o.control, o.use_count, o.weak_ptrs});
+  }
+  std::deque<int> queue;
+  const int n = static_cast<int>(a.objects.size());
+  for (int i = 0; i < n; ++i) {
+    SharedObject& o = a.objects[i];
+    if (o.leaked && !leaked_again.contains({o.control, o.use_count, o.weak_ptrs})) o.leaked = false;
+    if (!o.leaked) queue.push_back(i);
+  }
+  // What an object found live after all holds is live too.
+  while (!queue.empty()) {
+    const int v = queue.front();
+    queue.pop_front();
+    for (const Graph::Out& e : a.graph.edges_of(v)) {
+      if (a.objects[e.to].leaked) {
+        a.objects[e.to].leaked = false;
+        queue.push_back(e.to);
+      }
+    }
+  }
+  a.inferred = false;
+  for (const SharedObject& o : a.objects) a.inferred |= o.leaked && !o.named;
 }
 
 }  // namespace cyclegc::agent

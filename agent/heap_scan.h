@@ -70,11 +70,21 @@ struct HeapAnalysis {
 };
 
 // With the table's locks held: finds the control blocks among `blocks`, their references, and
-// which objects are leaked. `load_debug` is asked once for the debug information of the types
-// found (and may give null).
-using LoadDebug = std::unique_ptr<DebugFields> (*)(const std::vector<std::string>& types);
+// which objects are leaked, naming members from `debug` (may be null).
 HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map,
-                          LoadDebug load_debug);
+                          const DebugFields* debug);
+// A scan runs while the program's other threads run, allocating threads excepted: a thread
+// that moves a shared_ptr from an object the scan has not reached to one it has passed makes a
+// pair counted twice, which explains a reference held from outside. So where other threads
+// run, a second scan confirms each leak: an object stays leaked in `a` only when `again` found
+// it leaked with the same counts, and what an unconfirmed object holds is live. (A false leak
+// then needs the same race in both scans.)
+void confirm_leaks(HeapAnalysis& a, const HeapAnalysis& again);
+
+// With the table's locks held: the types of the shared objects alive, whose debug information
+// the analysis will want — loaded between the two, without the locks, as reading a program's
+// DWARF may take a while that allocating threads should not wait.
+std::vector<std::string> shared_types(const LiveBlocks& blocks, const detail::MemoryMap& map);
 
 // "std::_Sp_counted_ptr_inplace<Node, std::allocator<void>, (__gnu_cxx::_Lock_policy)2>" ->
 // "Node"; "" when the name is not a control block's. Exposed for tests.

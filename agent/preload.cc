@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
+#include <pthread.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -26,6 +27,7 @@
 
 #include "heap_hooks.h"
 #include "options.h"
+#include "report_trigger.h"
 
 namespace cyclegc::agent {
 namespace {
@@ -116,12 +118,28 @@ bool executable_names(std::initializer_list<const char*> prefixes) {
   return found;
 }
 
+// Mid-run std::shared_ptr reports (dump_signal, interval_ms), while the heap is tracked.
+ReportTrigger g_heap_trigger;
+
+void write_heap_report_now(const char* reason) {
+  write_heap_report(g_heap_analyzer_path, reason, g_options->stack_depth,
+                    g_options_text ? g_options_text : "");
+}
+
+void heap_trigger_after_fork_child() { g_heap_trigger.after_fork_child(); }
+
 __attribute__((constructor)) void preload_start() {
   if (getauxval(AT_SECURE) != 0) return;
   find_core_path();
   g_options_text = std::getenv("CYCLEGC_OPTIONS");
   g_options = new Options(parse_options(g_options_text ? g_options_text : "").options);
-  if (!g_core_loaded.load() && g_heap_analyzer_path[0] != '\0') start_heap_tracking(*g_options);
+  if (g_core_loaded.load() || g_heap_analyzer_path[0] == '\0') return;
+  start_heap_tracking(*g_options);
+  if (heap_tracking() && (g_options->dump_signal != 0 || g_options->interval_ms > 0)) {
+    // After the heap hooks' own fork handlers, which free the tables the new thread allocates in.
+    pthread_atfork(nullptr, nullptr, heap_trigger_after_fork_child);
+    g_heap_trigger.start(g_options->dump_signal, g_options->interval_ms, write_heap_report_now);
+  }
 }
 
 // The std::shared_ptr report at exit, where the heap was tracked and something is alive.
@@ -147,6 +165,7 @@ bool report_heap() {
 // Silent where cyclegc is not used, unless asked; a static copy of cyclegc is worth a word.
 __attribute__((destructor)) void preload_stop() {
   if (g_core_loaded.load() || getauxval(AT_SECURE) != 0) return;
+  g_heap_trigger.stop();
   const bool looked = report_heap();
   if (executable_names({"_ZN7cyclegc"})) {
     std::fputs(
@@ -168,5 +187,8 @@ __attribute__((destructor)) void preload_stop() {
 extern "C" __attribute__((visibility("default"))) void cyclegc_agent_library_loaded() {
   if (getauxval(AT_SECURE) != 0) return;  // setuid or setgid: never act on the environment
   cyclegc::agent::stop_heap_tracking();   // the collector's own agent knows this program better
+  // Not joined: the loader's lock is held here, which a report under way may be waiting for.
+  cyclegc::agent::g_heap_trigger.stop_soon();
+  cyclegc::agent::g_heap_trigger.release_signal();  // for the core to take
   cyclegc::agent::load_core();
 }

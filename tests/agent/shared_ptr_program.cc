@@ -1,9 +1,14 @@
 // A plain std::shared_ptr program for the agent's heap analysis tests, one scenario per argument.
 // Each leaks a known set of cycles through a different part of the standard library, or holds
 // shared objects in ways that must never be called leaked.
+#include <signal.h>
+
 #include <any>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <list>
@@ -219,6 +224,52 @@ void alive() {
   std::puts("alive: two rings held, one dropped");
 }
 
+// Reports taken while threads keep allocating and move shared_ptrs between live objects: two
+// threads swap the peers of live pairs as fast as they can and drop a ring of three every few
+// thousand rounds, while the main thread raises the dump signal. Only rings may ever be
+// reported.
+struct Live {
+  std::shared_ptr<Live> peer;
+  std::vector<std::shared_ptr<Live>> spare;
+};
+struct Leak {
+  std::shared_ptr<Leak> next;
+};
+
+void busy(int seconds) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> rings{0};
+  auto work = [&] {
+    std::vector<std::shared_ptr<Live>> held;
+    for (int i = 0; i < 64; ++i) held.push_back(std::make_shared<Live>());
+    for (int i = 0; i < 64; ++i) held[i]->peer = std::make_shared<Live>();
+    for (long round = 0; !stop.load(std::memory_order_relaxed); ++round) {
+      auto& a = held[round % 64];
+      auto& b = held[(round * 7 + 3) % 64];
+      std::swap(a->peer, b->peer);
+      a->spare.push_back(b->peer);
+      if (a->spare.size() > 4) a->spare.erase(a->spare.begin());
+      if (round % 5000 == 0) {
+        auto first = std::make_shared<Leak>();
+        first->next = std::make_shared<Leak>();
+        first->next->next = std::make_shared<Leak>();
+        first->next->next->next = first;
+        rings.fetch_add(1);
+      }
+    }
+  };
+  std::thread one(work), two(work);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    raise(SIGUSR1);
+  }
+  stop = true;
+  one.join();
+  two.join();
+  std::printf("busy: %d rings dropped\n", rings.load());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -231,8 +282,10 @@ int main(int argc, char** argv) {
     containers();
   } else if (what == "alive") {
     alive();
+  } else if (what == "busy") {
+    busy(argc > 2 ? std::atoi(argv[2]) : 2);
   } else {
-    std::fprintf(stderr, "usage: %s stale|stale-vector|containers|alive\n", argv[0]);
+    std::fprintf(stderr, "usage: %s stale|stale-vector|containers|alive|busy [seconds]\n", argv[0]);
     return 2;
   }
   return 0;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -259,6 +260,31 @@ TEST_F(SharedPtrTest, TheReportToolSuggestsAWeakPtrForTheClosingMember) {
   EXPECT_THAT(summary.output, HasSubstr("std::weak_ptr"));
   EXPECT_THAT(summary.output, HasSubstr("Subject"));
   EXPECT_THAT(summary.output, Not(HasSubstr("cyclegc::Weak")));
+}
+
+// Issue 15: reports on the dump signal and every interval while two threads keep allocating
+// and moving shared_ptrs between live objects. Every report is whole, names only the dropped
+// rings (never a live object a thread was moving), and the program ends on time.
+TEST_F(SharedPtrTest, ReportsWhileThreadsRunNameOnlyWhatTheyDropped) {
+  ProgramRun r = run(CYCLEGC_SHARED_PTR_PROGRAM, "busy 2",
+                     "dump_signal=USR1:interval_ms=100:summary=0:report_path=r.%n.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  int rings = -1;
+  ASSERT_EQ(std::sscanf(r.output.c_str(), "busy: %d rings dropped", &rings), 1) << r.output;
+  std::map<std::string, int> reasons;
+  report::Report last;
+  for (const std::string& name : files()) {
+    SCOPED_TRACE(name);
+    report::Report report = read_report(name);
+    ++reasons[report.process.reason];
+    EXPECT_EQ(leaked(report).size() % 3, 0u);
+    for (const std::string& type : leaked_types(report)) EXPECT_THAT(type, HasSubstr("::Leak"));
+    if (report.process.reason == "exit") last = report;
+  }
+  EXPECT_GE(reasons["signal"] + reasons["interval"], 3);
+  EXPECT_EQ(reasons["exit"], 1);
+  EXPECT_EQ(leaked(last).size(), 3u * rings);
+  EXPECT_EQ(last.cycles.size(), static_cast<std::size_t>(rings));
 }
 
 }  // namespace
