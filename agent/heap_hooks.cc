@@ -96,13 +96,15 @@ const char* g_refusal = nullptr;  // why tracking stays off, for the exit line
 __attribute__((tls_model("initial-exec"))) thread_local int t_inside = 0;
 // While this thread scans, holding every shard's lock: its frees take no lock.
 __attribute__((tls_model("initial-exec"))) thread_local bool t_scanning = false;
-// The last stack this thread interned, by its 64-bit hash: a loop allocating at one site takes
-// no lock for it. (Small, because static TLS is scarce.)
-struct LastStack {
-  std::uint64_t hash = 0;
-  std::uint32_t id = 0;
+// The stacks this thread interned last, by their 64-bit hashes, direct-mapped: a loop that
+// allocates at a few sites (an object, its vector's growth, a map node) takes no lock for them.
+// (Small, because static TLS is scarce.)
+struct RecentStacks {
+  static constexpr int kSlots = 64;
+  std::uint64_t hash[kSlots] = {};
+  std::uint32_t id[kSlots] = {};
 };
-__attribute__((tls_model("initial-exec"))) thread_local LastStack t_last;
+__attribute__((tls_model("initial-exec"))) thread_local RecentStacks t_recent;
 
 std::uint32_t capture_stack() {
   if (g_capture_depth == 0) return 0;
@@ -111,9 +113,12 @@ std::uint32_t capture_stack() {
   if (n <= 0) return 0;
   const auto* pcs = reinterpret_cast<const std::uintptr_t*>(raw);
   const std::uint64_t h = AllocationStacks::hash(pcs, n);
-  if (h == t_last.hash && t_last.id != 0) return t_last.id;
-  t_last = {h, g_stacks.intern(pcs, n, h)};
-  return t_last.id;
+  const int slot = static_cast<int>(h >> 58);
+  if (t_recent.hash[slot] == h && t_recent.id[slot] != 0) return t_recent.id[slot];
+  const std::uint32_t id = g_stacks.intern(pcs, n, h);
+  t_recent.hash[slot] = h;
+  t_recent.id[slot] = id;
+  return id;
 }
 
 inline void track(void* p, std::size_t n) {

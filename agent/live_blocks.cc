@@ -7,7 +7,7 @@
 
 namespace cyclegc::agent {
 
-void SpinLock::lock() {
+void SpinLock::lock_contended() {
   for (int spins = 0; held_.exchange(true, std::memory_order_acquire);) {
     while (held_.load(std::memory_order_relaxed)) {
       // A holder that was preempted (or is scanning the heap) is not helped by spinning.

@@ -22,10 +22,15 @@ struct LiveBlock {
 
 class SpinLock {
  public:
-  void lock();
+  // Inline: every malloc and free takes one, almost always free.
+  void lock() {
+    if (!held_.exchange(true, std::memory_order_acquire)) return;
+    lock_contended();
+  }
   void unlock() { held_.store(false, std::memory_order_release); }
 
  private:
+  void lock_contended();
   std::atomic<bool> held_{false};
 };
 
