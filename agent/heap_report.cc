@@ -119,10 +119,10 @@ report::Report build(const HeapAnalysis& a, const AllocationStacks& stacks, int 
     if (!o.leaked) continue;
     report::Object obj;
     obj.id = i;
-    obj.type = o.type;
+    obj.type = a.types[o.type];
     obj.address = hex_address(reinterpret_cast<const void*>(o.value));
     obj.size = o.value_end - o.value;
-    obj.label = absl::StrCat("<", o.type, " ", obj.address, ">");
+    obj.label = absl::StrCat("<", obj.type, " ", obj.address, ">");
     obj.stack = stack_of(o.stack);
     obj.refcount = o.use_count;
     r.objects.push_back(std::move(obj));
@@ -131,15 +131,18 @@ report::Report build(const HeapAnalysis& a, const AllocationStacks& stacks, int 
       if (a.objects[e.to].leaked) r.edges.push_back({i, e.to, a.graph.label(e)});
     }
   }
-  const TypeOf type_of{[&](int i) -> const void* { return &a.objects[i].type; },
+  const TypeOf type_of{[&](int i) -> const void* { return &a.types[a.objects[i].type]; },
                        [](const void* t) { return *static_cast<const std::string*>(t); }};
   add_cycles_and_chains(r, a.graph, reported, held_from_outside, type_of);
-  std::map<std::pair<std::string, std::uint32_t>, report::LiveGroup> groups;
+  absl::flat_hash_map<std::pair<std::uint32_t, std::uint32_t>, report::LiveGroup> by_site;
   for (const SharedObject& o : a.objects) {
-    report::LiveGroup& g = groups[{o.type, o.stack}];
+    report::LiveGroup& g = by_site[{o.type, o.stack}];
     ++g.count;
     g.bytes += o.value_end - o.value;
   }
+  // In a stable order: by type, then allocation stack.
+  std::map<std::pair<std::string, std::uint32_t>, report::LiveGroup> groups;
+  for (auto& [key, g] : by_site) groups[{a.types[key.first], key.second}] = g;
   for (auto& [key, g] : groups) {
     g.type = key.first;
     g.stack = stack_of(key.second);
@@ -159,28 +162,38 @@ extern "C" __attribute__((visibility("default"))) std::size_t cyclegc_heap_repor
   const bool wanted = options.report_path != "none" || options.summary || options.exitcode != 0;
   if (!wanted) return 0;
   const auto start = std::chrono::steady_clock::now();
-  // The types alive, then their debug information without the locks, then the analysis.
-  std::vector<std::string> types;
-  if (!locked(heap, [&](const cyclegc::detail::MemoryMap& map) {
-        types = shared_types(*heap->blocks, map);
-      })) {
+  // Where other threads run, the types alive first, and their debug information read without
+  // the locks: allocating threads should not wait for a program's DWARF. Alone, in one pass.
+  const bool threads = other_threads_run();
+  std::unique_ptr<DebugFields> debug;
+  bool mapped = true;
+  if (threads) {
+    std::vector<std::string> types;
+    mapped = locked(heap, [&](const cyclegc::detail::MemoryMap& map) {
+      types = shared_types(*heap->blocks, map);
+    });
+    if (mapped && types.empty()) return 0;  // no shared object alive: nothing to say
+    if (mapped) debug = DebugFields::load(types);
+  }
+  auto analyze = [&] {
+    HeapAnalysis a;
+    mapped = mapped && locked(heap, [&](const cyclegc::detail::MemoryMap& map) {
+               a = analyze_heap(*heap->blocks, map, [&](const std::vector<std::string>& types) {
+                 if (!threads) debug = DebugFields::load(types);
+                 return debug.get();
+               });
+             });
+    return a;
+  };
+  HeapAnalysis a = analyze();
+  if (!mapped) {
     std::fputs("cyclegc: cannot look for std::shared_ptr cycles: /proc/self/maps is unreadable\n",
                stderr);
     return 0;
   }
-  if (types.empty()) return 0;  // no shared object alive: nothing to say
-  const std::unique_ptr<DebugFields> debug = DebugFields::load(types);
-  auto analyze = [&] {
-    HeapAnalysis a;
-    locked(heap, [&](const cyclegc::detail::MemoryMap& map) {
-      a = analyze_heap(*heap->blocks, map, debug.get());
-    });
-    return a;
-  };
-  HeapAnalysis a = analyze();
   const bool leaks_found =
       std::any_of(a.objects.begin(), a.objects.end(), [](const auto& o) { return o.leaked; });
-  if (leaks_found && other_threads_run()) confirm_leaks(a, analyze());  // heap_scan.h says why
+  if (leaks_found && threads) confirm_leaks(a, analyze());  // heap_scan.h says why
   const double scan_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (a.objects.empty()) return 0;

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "memory_map.h"
@@ -23,7 +24,8 @@ enum class Kind { kNone, kInplace, kPointer, kDeleter };
 
 struct VtableInfo {
   Kind kind = Kind::kNone;
-  std::string type;  // T
+  std::string type;           // T
+  std::uint32_t type_id = 0;  // into HeapAnalysis::types
 };
 
 Word read_word(Word at) {
@@ -136,14 +138,16 @@ namespace {
 struct Found {
   std::vector<SharedObject> objects;
   std::vector<Kind> kinds;  // of each object's control block
-  std::size_t blocks = 0;   // live blocks examined
+  std::vector<std::string> types;
+  std::size_t blocks = 0;  // live blocks examined
 };
 constexpr Word kHeader = 2 * sizeof(Word);  // vptr, then the two 32-bit counts
 
 Found find_control_blocks(const LiveBlocks& blocks, const detail::MemoryMap& map) {
   Found found;
   absl::flat_hash_map<Word, VtableInfo> vtables;  // every vptr candidate met, control block or not
-  blocks.for_each_locked([&](const LiveBlock& b) {
+  absl::flat_hash_map<std::string, std::uint32_t> type_ids;
+  auto examine = [&](const LiveBlock& b) {
     ++found.blocks;
     if (b.size < kHeader || !map.readable(b.address, b.address + b.size)) return;
     const Word vptr = read_word(b.address);
@@ -152,6 +156,11 @@ Found find_control_blocks(const LiveBlocks& blocks, const detail::MemoryMap& map
     if (added) {
       const std::string mangled = type_info_name(vptr, map);
       if (!mangled.empty()) it->second = classify(mangled);
+      if (it->second.kind != Kind::kNone) {
+        auto [t, new_type] = type_ids.try_emplace(it->second.type, found.types.size());
+        if (new_type) found.types.push_back(it->second.type);
+        it->second.type_id = t->second;
+      }
     }
     if (it->second.kind == Kind::kNone) return;
     std::int32_t use, weak;
@@ -160,45 +169,60 @@ Found find_control_blocks(const LiveBlocks& blocks, const detail::MemoryMap& map
     if (use <= 0 || weak < 1) return;  // expired (only weak_ptrs left), or not what it seemed
     SharedObject o;
     o.control = b.address;
-    o.type = it->second.type;
+    o.type = it->second.type_id;
     o.use_count = static_cast<std::uint32_t>(use);
     o.weak_ptrs = static_cast<std::uint32_t>(weak - 1);
     o.stack = b.stack;
-    found.objects.push_back(std::move(o));
+    found.objects.push_back(o);
     found.kinds.push_back(it->second.kind);
+  };
+  // The table is in hash order, so each block's first word is a cache miss: it is fetched a
+  // few blocks ahead of its turn.
+  constexpr std::size_t kAhead = 16;
+  LiveBlock pending[kAhead];
+  std::size_t seen = 0;
+  blocks.for_each_locked([&](const LiveBlock& b) {
+    __builtin_prefetch(reinterpret_cast<const void*>(b.address));
+    if (seen >= kAhead) examine(pending[seen % kAhead]);
+    pending[seen++ % kAhead] = b;
   });
+  for (std::size_t i = seen > kAhead ? seen - kAhead : 0; i < seen; ++i) {
+    examine(pending[i % kAhead]);
+  }
   return found;
 }
 
 }  // namespace
 
 std::vector<std::string> shared_types(const LiveBlocks& blocks, const detail::MemoryMap& map) {
-  absl::flat_hash_set<std::string> types;
-  for (const SharedObject& o : find_control_blocks(blocks, map).objects) types.insert(o.type);
-  return {types.begin(), types.end()};
+  return find_control_blocks(blocks, map).types;
 }
 
-HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map,
-                          const DebugFields* debug) {
+HeapAnalysis analyze_heap(
+    const LiveBlocks& blocks, const detail::MemoryMap& map,
+    absl::FunctionRef<const DebugFields*(const std::vector<std::string>&)> debug_for) {
   HeapAnalysis a;
   absl::flat_hash_map<Word, int> by_control;
   Found found = find_control_blocks(blocks, map);
   a.objects = std::move(found.objects);
+  a.types = std::move(found.types);
   a.blocks = found.blocks;
   std::vector<Kind> kinds = std::move(found.kinds);
   // In about the order they were made, as a report walks each cycle from its oldest member:
   // stacks are numbered as first met, and a fresh heap grows upwards. (The table's own order is
   // its hash's.) From the oldest, the edge that closes a cycle is the back pointer to it.
   {
-    std::vector<int> order(a.objects.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-    std::sort(order.begin(), order.end(), [&](int x, int y) {
-      const SharedObject &ox = a.objects[x], &oy = a.objects[y];
-      return ox.stack != oy.stack ? ox.stack < oy.stack : ox.control < oy.control;
-    });
+    std::vector<std::tuple<std::uint32_t, Word, int>> order(a.objects.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      order[i] = {a.objects[i].stack, a.objects[i].control, static_cast<int>(i)};
+    }
+    std::sort(order.begin(), order.end());
     std::vector<SharedObject> objects;
     std::vector<Kind> sorted_kinds;
-    for (int i : order) {
+    objects.reserve(order.size());
+    sorted_kinds.reserve(order.size());
+    by_control.reserve(order.size());
+    for (const auto& [stack, control, i] : order) {
       by_control[a.objects[i].control] = static_cast<int>(objects.size());
       objects.push_back(std::move(a.objects[i]));
       sorted_kinds.push_back(kinds[i]);
@@ -235,10 +259,11 @@ HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map
   }
 
   // The members of the types found, where debug information has them.
+  const DebugFields* debug = a.objects.empty() ? nullptr : debug_for(a.types);
   std::vector<const TypeLayout*> layout_of(a.objects.size(), nullptr);
   for (std::size_t i = 0; debug && i < a.objects.size(); ++i) {
     SharedObject& o = a.objects[i];
-    const TypeLayout* layout = debug->layout(o.type);
+    const TypeLayout* layout = debug->layout(a.types[o.type]);
     // A layout larger than the object is another type of the same name.
     if (layout != nullptr && layout->size <= o.value_end - o.value) {
       layout_of[i] = layout;

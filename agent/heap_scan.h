@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "debug_fields.h"
 #include "live_blocks.h"
 #include "object_graph.h"
@@ -49,7 +50,7 @@ struct SharedObject {
   std::uintptr_t control = 0;  // the control block
   std::uintptr_t value = 0;    // the T: [value, value_end), empty when not on the tracked heap
   std::uintptr_t value_end = 0;
-  std::string type;  // T, demangled
+  std::uint32_t type = 0;  // T: into HeapAnalysis::types
   std::uint32_t use_count = 0;
   std::uint32_t weak_ptrs = 0;  // weak_ptrs that exist (enable_shared_from_this's own included)
   std::uint32_t stack = 0;      // allocation stack of the T's block (AllocationStacks id)
@@ -62,6 +63,7 @@ struct SharedObject {
 
 struct HeapAnalysis {
   std::vector<SharedObject> objects;  // every control block whose object is alive
+  std::vector<std::string> types;     // their types, demangled
   // Pairs between objects that may be strong, labelled by member ("parent", "kids[3]": the 4th
   // pair in the blocks `kids` owns) or, without debug information, by offset ("+16", "+8[3]").
   Graph graph;
@@ -70,9 +72,11 @@ struct HeapAnalysis {
 };
 
 // With the table's locks held: finds the control blocks among `blocks`, their references, and
-// which objects are leaked, naming members from `debug` (may be null).
-HeapAnalysis analyze_heap(const LiveBlocks& blocks, const detail::MemoryMap& map,
-                          const DebugFields* debug);
+// which objects are leaked, naming members from what `debug_for(types found)` gives (may be
+// null), asked once.
+HeapAnalysis analyze_heap(
+    const LiveBlocks& blocks, const detail::MemoryMap& map,
+    absl::FunctionRef<const DebugFields*(const std::vector<std::string>&)> debug_for);
 // A scan runs while the program's other threads run, allocating threads excepted: a thread
 // that moves a shared_ptr from an object the scan has not reached to one it has passed makes a
 // pair counted twice, which explains a reference held from outside. So where other threads

@@ -75,11 +75,12 @@ class HeapScanTest : public ::testing::Test {
     auto map = detail::MemoryMap::read_self();
     EXPECT_TRUE(map.has_value());
     blocks_->lock_all();
-    analysis_ = analyze_heap(*blocks_, *map, nullptr);
+    analysis_ =
+        analyze_heap(*blocks_, *map, [](const auto&) -> const DebugFields* { return nullptr; });
     blocks_->unlock_all();
     std::vector<int> ids;
     for (const SharedObject& o : analysis_.objects) {
-      EXPECT_THAT(o.type, ::testing::HasSubstr("Node"));
+      EXPECT_THAT(analysis_.types[o.type], ::testing::HasSubstr("Node"));
       if (o.leaked) ids.push_back(reinterpret_cast<const Node*>(o.value)->id);
     }
     std::sort(ids.begin(), ids.end());

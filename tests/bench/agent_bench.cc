@@ -98,12 +98,12 @@ void BM_ReportSize(benchmark::State& state) {
 }
 BENCHMARK(BM_ReportSize)->Iterations(1)->Unit(benchmark::kMillisecond);
 
-// Issue 15: an allocation-bound std::shared_ptr program that never links cyclegc (800,000
+// Issue 15: an allocation-bound std::shared_ptr program that never links cyclegc (4 million
 // make_shared, vector growth, map churn), with the agent's heap tracking, against the same
 // program alone and against LeakSanitizer (the same source built with -fsanitize=leak). arg:
 // 0 alone, 1 agent without stacks, 2 agent with stacks (the default), 3 LeakSanitizer.
 void BM_SharedPtrProgram(benchmark::State& state) {
-  const std::string args = " churn 200000";
+  const std::string args = " churn 1000000";
   std::string command = CYCLEGC_BENCH_DIR "/shared_ptr_program" + args;
   if (state.range(0) == 1) command = agent_env("stack_depth=0:summary=0") + command;
   if (state.range(0) == 2) command = agent_env("summary=0") + command;
@@ -124,8 +124,8 @@ BENCHMARK(BM_SharedPtrProgram)
 // time per object stays flat from 100k to 1M.
 void BM_SharedPtrExitAnalysis(benchmark::State& state) {
   const std::string report = "/tmp/cyclegc-bench-heap-" + std::to_string(getpid()) + ".json";
-  std::string command = CYCLEGC_BENCH_DIR "/shared_ptr_program live " +
-                        std::to_string(state.range(0));
+  std::string command =
+      CYCLEGC_BENCH_DIR "/shared_ptr_program live " + std::to_string(state.range(0));
   if (state.range(1) == 1) command = agent_env("summary=0:report_path=" + report) + command;
   for (auto _ : state) state.SetIterationTime(timed_run(command, state));
   std::filesystem::remove(report);
