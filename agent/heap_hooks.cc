@@ -163,10 +163,20 @@ const char* foreign_heap() {
   for (const char* sanitizer : {"__asan_init", "__tsan_init", "__msan_init", "__hwasan_init"}) {
     if (dlsym(RTLD_DEFAULT, sanitizer) != nullptr) return "a sanitizer runtime owns the heap";
   }
+  const char* other =
+      "malloc is not glibc's (jemalloc, tcmalloc or another allocator owns the heap)";
   Dl_info info{};
   if (g_next.malloc == nullptr || dladdr(reinterpret_cast<void*>(g_next.malloc), &info) == 0 ||
       info.dli_fname == nullptr || std::strstr(info.dli_fname, "/libc.so") == nullptr) {
-    return "malloc is not glibc's (jemalloc, tcmalloc or another allocator owns the heap)";
+    return other;
+  }
+  // The program's malloc must be ours: an allocator preloaded before this object, or linked
+  // into the executable, is called instead of the hooks, which would see no block.
+  Dl_info self{}, found{};
+  void* program_malloc = dlsym(RTLD_DEFAULT, "malloc");
+  if (dladdr(reinterpret_cast<void*>(&foreign_heap), &self) == 0 || program_malloc == nullptr ||
+      dladdr(program_malloc, &found) == 0 || found.dli_fbase != self.dli_fbase) {
+    return other;
   }
   return nullptr;
 }

@@ -36,6 +36,8 @@ namespace {
 // The frames of the allocation itself, before the program's: the hook, malloc, operator new,
 // and libstdc++'s allocator and shared_ptr machinery (inlined or not).
 bool allocation_machinery(const Frame& f) {
+  // An inlined frame is named without its scope ("allocate"): its file says it is libstdc++'s.
+  if (absl::StrContains(f.file, "/include/c++/")) return true;
   const std::string name = report::function_name(f.function);
   if (absl::StartsWith(name, "std::") || absl::StartsWith(name, "__gnu_cxx::") ||
       absl::StartsWith(name, "operator new") || name == "malloc" || name == "calloc" ||

@@ -2,6 +2,8 @@
 // Each leaks a known set of cycles through a different part of the standard library, or holds
 // shared objects in ways that must never be called leaked.
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <any>
 #include <atomic>
@@ -270,6 +272,47 @@ void busy(int seconds) {
   std::printf("busy: %d rings dropped\n", rings.load());
 }
 
+// fork() while another thread allocates, a child that leaks its own cycle and one that execs:
+// each process that leaks writes its own report, and none hangs on a lock held across fork.
+struct ParentLeak {
+  std::shared_ptr<ParentLeak> self;
+};
+struct ChildLeak {
+  std::shared_ptr<ChildLeak> self;
+};
+
+void forks() {
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    while (!stop.load(std::memory_order_relaxed)) auto p = std::make_shared<Kept>();
+  });
+  for (int i = 0; i < 20; ++i) {
+    const pid_t leaker = fork();
+    if (leaker == 0) {
+      {
+        auto c = std::make_shared<ChildLeak>();
+        c->self = c;
+      }
+      std::exit(0);  // exit() unwinds no stack: a pointer left there would hold the cycle
+    }
+    const pid_t execer = fork();
+    if (execer == 0) {
+      execl("/bin/true", "true", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(leaker, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::printf("leaker failed\n");
+    waitpid(execer, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::printf("execer failed\n");
+  }
+  stop = true;
+  churn.join();
+  auto p = std::make_shared<ParentLeak>();
+  p->self = p;
+  std::puts("forks: 20 rounds");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,10 +325,13 @@ int main(int argc, char** argv) {
     containers();
   } else if (what == "alive") {
     alive();
+  } else if (what == "forks") {
+    forks();
   } else if (what == "busy") {
     busy(argc > 2 ? std::atoi(argv[2]) : 2);
   } else {
-    std::fprintf(stderr, "usage: %s stale|stale-vector|containers|alive|busy [seconds]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s stale|stale-vector|containers|alive|busy [seconds]|forks\n",
+                 argv[0]);
     return 2;
   }
   return 0;

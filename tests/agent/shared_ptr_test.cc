@@ -238,6 +238,51 @@ TEST_F(SharedPtrTest, CyclesHeldFromOutsideTheSharedGraphAreNotLeaked) {
   EXPECT_EQ(leaked(r).size(), 4u);
 }
 
+// Another allocator preloaded first owns malloc, and the hooks would see no block: the agent
+// says so in one line rather than report a heap it did not see as clean.
+TEST_F(SharedPtrTest, AProgramOnAnotherAllocatorGetsOneLineNotAFalseAllClear) {
+  const char* jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+  if (!std::filesystem::exists(jemalloc)) GTEST_SKIP() << "libjemalloc2 is not installed";
+  ProgramRun r = cyclegc::testing::run_shell(
+      "cd '" + dir_ + "' && LD_PRELOAD='" + jemalloc + " " + CYCLEGC_AGENT +
+      "' CYCLEGC_OPTIONS=report_path=r.json " + sample("shared_ptr_tree"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("cyclegc: not looking for std::shared_ptr cycles: malloc is "
+                                  "not glibc's"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/r.json"));
+}
+
+TEST_F(SharedPtrTest, ForkedChildrenReportTheirOwnLeaksAndExecedOnesNothing) {
+  ProgramRun r = run(CYCLEGC_SHARED_PTR_PROGRAM, "forks", "summary=0:report_path=r.%p.json");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, Not(HasSubstr("failed")));
+  int parents = 0, children = 0;
+  for (const std::string& name : files()) {
+    report::Report report = read_report(name);
+    const auto types = leaked_types(report);
+    ASSERT_EQ(types.size(), 1u) << name;
+    const bool parent = types.begin()->ends_with("ParentLeak");
+    EXPECT_TRUE(parent || types.begin()->ends_with("ChildLeak")) << *types.begin();
+    (parent ? parents : children)++;
+  }
+  EXPECT_EQ(parents, 1);
+  EXPECT_EQ(children, 20);  // and none from /bin/true, which has no shared object
+}
+
+// The allocation site is the program's line, past libstdc++'s frames, inlined ones included
+// (std::allocator::allocate is always inlined, and named without its scope).
+TEST_F(SharedPtrTest, TheAllocationSiteIsTheProgramsOwnLine) {
+  auto r = analyze(CYCLEGC_SHARED_PTR_PROGRAM, "containers");
+  ASSERT_FALSE(r.objects.empty());
+  for (const report::Object& o : r.objects) {
+    ASSERT_GE(o.stack, 0);
+    const auto& frames = r.stacks[o.stack].frames;
+    ASSERT_FALSE(frames.empty());
+    EXPECT_THAT(frames.front().file, ::testing::EndsWith("shared_ptr_program.cc"))
+        << frames.front().function;
+  }
+}
+
 TEST_F(SharedPtrTest, ExitcodeFailsOnlyAProgramThatLeaked) {
   EXPECT_EQ(run(sample("shared_ptr_observers"), "", "exitcode=23").status, 23);
   EXPECT_EQ(run(sample("shared_ptr_weak_parents"), "", "exitcode=23").status, 0);
