@@ -55,7 +55,7 @@ bool AllocationStacks::grow_index() {
 std::uint32_t AllocationStacks::intern(const std::uintptr_t* pcs, int n, std::uint64_t h) {
   if (n <= 0) return 0;
   if (n > kMaxFrames) n = kMaxFrames;
-  mu_.lock();
+  const TableGuard guard(mu_);
   std::uint32_t found = 0;
   if ((arena_ || reserve_arena()) && ((index_count_ + 1) * 2 <= index_capacity_ || grow_index())) {
     const std::size_t mask = index_capacity_ - 1;
@@ -78,7 +78,6 @@ std::uint32_t AllocationStacks::intern(const std::uintptr_t* pcs, int n, std::ui
       }
     }
   }
-  mu_.unlock();
   return found;
 }
 

@@ -46,7 +46,7 @@ bool allocation_machinery(const Frame& f) {
     return true;
   }
   Dl_info info{};
-  if (f.function.empty() && dladdr(reinterpret_cast<void*>(f.pc), &info) != 0 && info.dli_fname) {
+  if (dladdr(reinterpret_cast<void*>(f.pc), &info) != 0 && info.dli_fname) {
     const std::string module = info.dli_fname;
     return absl::StrContains(module, "libcyclegc_agent") ||
            absl::StrContains(module, "libstdc++") || absl::StrContains(module, "/libc.so");

@@ -3,10 +3,12 @@
 // Every block has its address, its requested size and its interned allocation stack.
 //
 // It lives inside malloc, so it never calls malloc: its tables are mmap'd, and it is sharded by
-// address with a spin lock per shard, so that two threads allocating at once rarely meet. A
+// malloc heap with a spin lock per shard, so that two threads allocating at once rarely meet. A
 // scan takes every shard's lock (lock_all): allocating threads wait, so no block it reads is
 // freed under it. fork() takes them all too, so that the child's copy is whole and unlocked.
 #pragma once
+
+#include <sys/single_threaded.h>
 
 #include <atomic>
 #include <cstddef>
@@ -32,6 +34,26 @@ class SpinLock {
  private:
   void lock_contended();
   std::atomic<bool> held_{false};
+};
+
+// Held by a thread that changes a table. While the process has a single thread (glibc's
+// __libc_single_threaded, cleared for good by the first pthread_create, before the new thread
+// runs) there is no one to exclude, and the lock's atomic exchange is most of what tracking
+// costs an allocation: glibc's malloc skips its own locks the same way. A scan or a fork takes
+// every lock regardless (lock_all), from the one thread there is.
+class TableGuard {
+ public:
+  explicit TableGuard(SpinLock& mu) : mu_(__libc_single_threaded ? nullptr : &mu) {
+    if (mu_ != nullptr) mu_->lock();
+  }
+  ~TableGuard() {
+    if (mu_ != nullptr) mu_->unlock();
+  }
+  TableGuard(const TableGuard&) = delete;
+  TableGuard& operator=(const TableGuard&) = delete;
+
+ private:
+  SpinLock* mu_;
 };
 
 class LiveBlocks {
@@ -67,6 +89,7 @@ class LiveBlocks {
     std::size_t count = 0;
   };
   static std::uint64_t hash(std::uintptr_t address);
+  static std::size_t shard_index(std::uintptr_t address);
   Shard& shard_of(std::uintptr_t address);
   const Shard& shard_of(std::uintptr_t address) const;
   static bool grow(Shard& s);

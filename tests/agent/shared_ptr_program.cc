@@ -313,6 +313,25 @@ void forks() {
   std::puts("forks: 20 rounds");
 }
 
+// n shared objects held to the end by a leaked raw holder, and n / 100 dropped rings of four.
+struct Item {
+  long id = 0;
+  std::shared_ptr<Item> next;
+};
+
+void live(long n) {
+  auto* kept = new std::vector<std::shared_ptr<Item>>;
+  kept->reserve(n);
+  for (long i = 0; i < n; ++i) kept->push_back(std::make_shared<Item>());
+  for (long r = 0; r < n / 100; ++r) {
+    auto first = std::make_shared<Item>();
+    auto last = first;
+    for (int k = 1; k < 4; ++k) last = last->next = std::make_shared<Item>();
+    last->next = first;
+  }
+  std::printf("live: %zu kept\n", kept->size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -325,12 +344,15 @@ int main(int argc, char** argv) {
     containers();
   } else if (what == "alive") {
     alive();
+  } else if (what == "live") {
+    live(argc > 2 ? std::atol(argv[2]) : 1000000);
   } else if (what == "forks") {
     forks();
   } else if (what == "busy") {
     busy(argc > 2 ? std::atoi(argv[2]) : 2);
   } else {
-    std::fprintf(stderr, "usage: %s stale|stale-vector|containers|alive|busy [seconds]|forks\n",
+    std::fprintf(stderr,
+                 "usage: %s stale|stale-vector|containers|alive|busy [seconds]|forks|live [n]\n",
                  argv[0]);
     return 2;
   }

@@ -283,6 +283,28 @@ TEST_F(SharedPtrTest, TheAllocationSiteIsTheProgramsOwnLine) {
   }
 }
 
+// Builds without frame pointers, with a static libstdc++, or stripped of every symbol: the
+// same cycles, whatever the stacks can say.
+TEST_F(SharedPtrTest, BadBuildsFindTheSameCycles) {
+  for (const char* variant : {"_nofp", "_static", "_stripped"}) {
+    SCOPED_TRACE(variant);
+    auto r = analyze(std::string(CYCLEGC_SHARED_PTR_PROGRAM) + variant, "containers");
+    EXPECT_EQ(r.cycles.size(), 10u) << run_.output;
+    EXPECT_EQ(leaked(r).size(), 19u);
+    std::filesystem::remove(dir_ + "/r.json");
+  }
+}
+
+// A million live shared objects and ten thousand leaked rings: the report is written, and the
+// stderr line says how long the analysis took.
+TEST_F(SharedPtrTest, AMillionLiveObjectsAreAnalyzed) {
+  auto r = analyze(CYCLEGC_SHARED_PTR_PROGRAM, "live 1000000");
+  EXPECT_EQ(leaked(r).size(), 40000u);
+  EXPECT_EQ(r.cycles.size(), 10000u);
+  EXPECT_THAT(run_.output, ::testing::ContainsRegex("1040000 shared objects alive in [0-9]+ "
+                                                    "blocks, analyzed in [0-9.]+ s"));
+}
+
 TEST_F(SharedPtrTest, ExitcodeFailsOnlyAProgramThatLeaked) {
   EXPECT_EQ(run(sample("shared_ptr_observers"), "", "exitcode=23").status, 23);
   EXPECT_EQ(run(sample("shared_ptr_weak_parents"), "", "exitcode=23").status, 0);

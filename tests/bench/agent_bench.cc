@@ -119,6 +119,35 @@ BENCHMARK(BM_SharedPtrProgram)
     ->Iterations(5)
     ->Unit(benchmark::kMillisecond);
 
+// The same rounds on two threads, alone and under the agent with stacks: the tables' locks,
+// which a single-threaded process skips, are taken.
+void BM_SharedPtrProgramTwoThreads(benchmark::State& state) {
+  std::string command = CYCLEGC_BENCH_DIR "/shared_ptr_program churn 1000000 2";
+  if (state.range(0) == 1) command = agent_env("summary=0") + command;
+  for (auto _ : state) state.SetIterationTime(timed_run(command, state));
+}
+BENCHMARK(BM_SharedPtrProgramTwoThreads)
+    ->ArgName("agent")
+    ->DenseRange(0, 1)
+    ->UseManualTime()
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+
+// The same program under the heap profilers people reach for, where installed (registered in
+// main): heaptrack, and Valgrind's memcheck with --leak-check=full.
+void BM_SharedPtrProgramUnder(benchmark::State& state, const std::string& tool) {
+  const std::string program = CYCLEGC_BENCH_DIR "/shared_ptr_program churn 1000000";
+  const std::string out = "/tmp/cyclegc-bench-heaptrack-" + std::to_string(getpid());
+  const std::string command = tool == "heaptrack" ? "heaptrack -o " + out + " " + program
+                                                  : "valgrind -q --leak-check=full " + program;
+  for (auto _ : state) state.SetIterationTime(timed_run(command, state));
+  for (const char* ext : {".zst", ".gz", ""}) std::filesystem::remove(out + ext);
+}
+
+bool installed(const std::string& tool) {
+  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
+}
+
 // The exit analysis of a heap of n live shared objects (and n / 100 leaked rings), with the
 // agent writing its report, and the same program alone: near-linear means the agent's extra
 // time per object stays flat from 100k to 1M.
@@ -139,4 +168,16 @@ BENCHMARK(BM_SharedPtrExitAnalysis)
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  for (const char* tool : {"heaptrack", "valgrind"}) {
+    if (!installed(tool)) continue;
+    benchmark::RegisterBenchmark(("BM_SharedPtrProgramUnder/" + std::string(tool)).c_str(),
+                                 BM_SharedPtrProgramUnder, std::string(tool))
+        ->UseManualTime()
+        ->Iterations(2)
+        ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}

@@ -256,6 +256,17 @@ def main(bench_dir, cpython_script, out_json):
         t.add(f"std::shared_ptr churn 1M rounds, {label} (vs the program alone)", ours / 1e6,
               alone / 1e6, ours / alone, f"<= {target}" if target else "(reported)",
               ours / alone <= target if target else None, "ms")
+    two = "BM_SharedPtrProgramTwoThreads/agent:{}/iterations:5/manual_time"
+    ours, base = ns(agent[two.format(1)]), ns(agent[two.format(0)])
+    t.add("  same on two threads, agent with stacks (vs the program alone)", ours / 1e6,
+          base / 1e6, ours / base, "<= 2.0", ours / base <= 2.0, "ms")
+    for tool in ("heaptrack", "valgrind"):
+        under = agent.get(f"BM_SharedPtrProgramUnder/{tool}/iterations:2/manual_time")
+        if under is None:
+            log(f"{tool} is not installed: its row is skipped")
+            continue
+        t.add(f"std::shared_ptr churn 1M rounds, {tool} (vs the program alone)", ns(under) / 1e6,
+              alone / 1e6, ns(under) / alone, "(reported)", None, "ms")
     heap_exit = "BM_SharedPtrExitAnalysis/n:{}/agent:{}/iterations:1/manual_time"
     extra = {n: (ns(agent[heap_exit.format(n, 1)]) - ns(agent[heap_exit.format(n, 0)])) / n
              for n in (100000, 1000000)}

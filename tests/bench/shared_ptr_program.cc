@@ -1,6 +1,7 @@
 // A plain std::shared_ptr program for the agent's heap benchmarks (agent_bench.cc).
-//   churn N: allocation-bound — N rounds of make_shared, vector growth, map inserts and erases,
-//            almost everything freed at once, as a server's request loop does.
+//   churn N [T]: allocation-bound — N rounds of make_shared, vector growth, map inserts and
+//            erases, almost everything freed at once, as a server's request loop does; on T
+//            threads, N / T rounds each.
 //   live N:  N shared objects alive at exit in a map of vectors, and N / 100 leaked rings of
 //            four, for the exit analysis to walk.
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -54,11 +56,19 @@ int main(int argc, char** argv) {
   const std::string what = argc > 1 ? argv[1] : "";
   const long n = argc > 2 ? std::atol(argv[2]) : 100000;
   if (what == "churn") {
-    std::printf("%ld\n", churn(n));
+    const int threads = argc > 3 ? std::atoi(argv[3]) : 1;
+    std::vector<std::thread> workers;
+    std::vector<long> sums(threads);
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([&, t] { sums[t] = churn(n / threads); });
+    for (auto& w : workers) w.join();
+    long sum = 0;
+    for (long x : sums) sum += x;
+    std::printf("%ld\n", sum);
   } else if (what == "live") {
     std::printf("%ld\n", live(n));
   } else {
-    std::fprintf(stderr, "usage: %s churn|live N\n", argv[0]);
+    std::fprintf(stderr, "usage: %s churn N [threads] | live N\n", argv[0]);
     return 2;
   }
   return 0;
