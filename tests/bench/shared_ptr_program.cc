@@ -57,6 +57,10 @@ int main(int argc, char** argv) {
   const long n = argc > 2 ? std::atol(argv[2]) : 100000;
   if (what == "churn") {
     const int threads = argc > 3 ? std::atoi(argv[3]) : 1;
+    if (threads <= 1) {  // on the main thread: a single-threaded process, as most tools are
+      std::printf("%ld\n", churn(n));
+      return 0;
+    }
     std::vector<std::thread> workers;
     std::vector<long> sums(threads);
     for (int t = 0; t < threads; ++t)
