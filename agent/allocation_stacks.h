@@ -2,7 +2,7 @@
 // stack, so that a million blocks made at one call site cost one stack and a 4-byte id each.
 // Like LiveBlocks it lives inside malloc and never calls it: the stacks go in an mmap'd arena
 // and the index is an open-addressing table of arena offsets, under one spin lock that a thread
-// repeating its last stack does not take.
+// repeating one of its recent stacks does not take.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,6 @@
 // The malloc family, interposed by the preloaded object so that a program that never heard of
 // cyclegc has its heap blocks tracked (live_blocks.h) with their allocation stacks, for the
-// std::shared_ptr analysis (heap_scan.h) at exit.
+// std::shared_ptr analysis (heap_scan.h), at exit and on the dump signal or interval.
 //
 // Every function forwards to the next definition in the lookup order (dlsym RTLD_NEXT), which
 // is glibc's. Tracking runs only where that is safe and useful, decided at start: not in a

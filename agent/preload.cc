@@ -5,9 +5,10 @@
 // beside this file, loaded, and it binds to that copy of the library by its soname.
 //
 // A process that never loads libcyclegc.so may still leak through std::shared_ptr cycles: there
-// the heap hooks (heap_hooks.h) track its blocks, and at exit, if any block is alive, the heap
-// analyzer beside this file, libcyclegc_agent_heap.so, looks for them. A process with no
-// shared object alive gets no report and no word.
+// the heap hooks (heap_hooks.h) track its blocks, and at exit (or on the dump signal or
+// interval), if any block is alive, the heap analyzer beside this file,
+// libcyclegc_agent_heap.so, looks for them. A process with no shared object alive gets no
+// report and no word.
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
