@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "agent_fixture.h"
@@ -198,6 +199,20 @@ TEST_F(HostSafetyTest, APluginLoadedWithDlopenIsObserved) {
   EXPECT_THAT(r.output, Not(HasSubstr("statically")));
   auto report = read_report("r.json");
   EXPECT_EQ(report.cycles.size(), 1u);
+}
+
+// A process without cyclegc has its dump signal taken by the std::shared_ptr heap's reports;
+// when a plugin brings libcyclegc.so, the signal is handed to the collector's agent, which
+// writes on it: the signal neither kills the process nor is refused as the program's.
+TEST_F(HostSafetyTest, TheDumpSignalPassesToTheCollectorsAgentWhenAPluginBringsIt) {
+  ProgramRun r = run(std::string(CYCLEGC_PLUGIN_HOST) + " " + CYCLEGC_PLUGIN, "raise",
+                     "dump_signal=USR1:summary=0:report_path=r.%n.json");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, Not(HasSubstr("not taking dump_signal")));
+  std::map<std::string, int> reasons;
+  for (const std::string& name : files()) ++reasons[read_report(name).process.reason];
+  EXPECT_EQ(reasons["signal"], 1);
+  EXPECT_EQ(reasons["exit"], 1);
 }
 
 // The agent keeps the garbage of its own collections for its reports, without setting
