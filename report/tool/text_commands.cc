@@ -122,7 +122,10 @@ int summarize(const std::string& path, const Args& args, json* out) {
       }
     }
   }
-  if (!r.held_by_leaks.empty()) {
+  // A std::shared_ptr heap's report has no collector behind it: every leak there is kept alive
+  // only by leaked objects, and it has no collections, garbage or uncollectable objects to count.
+  const bool collector = r.process.heap.empty();
+  if (!r.held_by_leaks.empty() && collector) {
     std::printf("\nKept alive only by leaked objects: %s (their sites are listed above)\n",
                 plural(r.held_by_leaks.size(), "object").c_str());
   }
@@ -135,6 +138,7 @@ int summarize(const std::string& path, const Args& args, json* out) {
                   g->holder.c_str(), g->kind.c_str(), plural(g->bytes, "byte").c_str());
     }
   }
+  if (!collector) return leak_status(args, a);
   std::printf("\nUncollectable: %zu; saved garbage: %zu\n", r.uncollectable.size(),
               r.saved_garbage.size());
   std::vector<std::string> by_trigger;

@@ -327,6 +327,9 @@ TEST_F(SharedPtrTest, TheReportToolSuggestsAWeakPtrForTheClosingMember) {
   EXPECT_THAT(summary.output, HasSubstr("std::weak_ptr"));
   EXPECT_THAT(summary.output, HasSubstr("Subject"));
   EXPECT_THAT(summary.output, Not(HasSubstr("cyclegc::Weak")));
+  // No collector ran: nothing of collections, garbage or uncollectable objects to say.
+  EXPECT_THAT(summary.output, Not(HasSubstr("Collections:")));
+  EXPECT_THAT(summary.output, Not(HasSubstr("Uncollectable:")));
 }
 
 // Issue 15: reports on the dump signal and every interval while two threads keep allocating
