@@ -13,21 +13,6 @@ constexpr std::size_t kArenaWords = std::size_t{1} << 25;
 
 }  // namespace
 
-std::uint64_t AllocationStacks::hash(const std::uintptr_t* pcs, int n) {
-  if (n > kMaxFrames) n = kMaxFrames;
-  // Each frame's product is independent of the others' (the multiplies overlap, where a chain
-  // through h would wait for each), rotated by its position so that order counts; then mixed.
-  std::uint64_t h = static_cast<std::uint64_t>(n);
-  for (int i = 0; i < n; ++i) {
-    const std::uint64_t x = pcs[i] * 0x9E3779B97F4A7C15ull;
-    const int r = (i * 13) & 63;
-    h ^= r == 0 ? x : (x << r) | (x >> (64 - r));
-  }
-  h ^= h >> 31;
-  h *= 0xBF58476D1CE4E5B9ull;
-  return h ^ (h >> 29);
-}
-
 bool AllocationStacks::reserve_arena() {
   void* mem = mmap(nullptr, kArenaWords * sizeof(std::uintptr_t), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

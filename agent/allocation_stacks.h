@@ -16,7 +16,21 @@ class AllocationStacks {
  public:
   static constexpr int kMaxFrames = 64;
 
-  static std::uint64_t hash(const std::uintptr_t* pcs, int n);
+  // Inline: the hooks hash every stack they capture. Each frame's product is independent of the
+  // others' (the multiplies overlap, where a chain through h would wait for each), rotated by its
+  // position so that order counts; then mixed.
+  static std::uint64_t hash(const std::uintptr_t* pcs, int n) {
+    if (n > kMaxFrames) n = kMaxFrames;
+    std::uint64_t h = static_cast<std::uint64_t>(n);
+    for (int i = 0; i < n; ++i) {
+      const std::uint64_t x = pcs[i] * 0x9E3779B97F4A7C15ull;
+      const int r = (i * 13) & 63;
+      h ^= r == 0 ? x : (x << r) | (x >> (64 - r));
+    }
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 29);
+  }
   // The id of the stack `pcs[0..n)` whose hash is `h`, interned now if new; 0 when memory ran
   // out.
   std::uint32_t intern(const std::uintptr_t* pcs, int n, std::uint64_t h);

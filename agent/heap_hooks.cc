@@ -133,7 +133,7 @@ std::uintptr_t stack_top() {
 // frame without a frame pointer (its register holding anything) ends the walk, and so does a
 // stack of the program's own (a coroutine's, a signal stack), where the frames are not ours to
 // bound. Inline, it costs a few loads a frame, where a general unwinder costs far more.
-__attribute__((noinline)) int walk_frames(std::uintptr_t* pcs, int depth) {
+inline int walk_frames(std::uintptr_t* pcs, int depth) {
   const std::uintptr_t top = stack_top();
   if (top == 0) return absl::GetStackTrace(reinterpret_cast<void**>(pcs), depth, 1);
   auto fp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
@@ -149,7 +149,8 @@ __attribute__((noinline)) int walk_frames(std::uintptr_t* pcs, int depth) {
   return n;
 }
 
-std::uint32_t capture_stack() {
+// Not inlined: its frame is where the walk starts.
+__attribute__((noinline)) std::uint32_t capture_stack() {
   if (g_capture_depth == 0) return 0;
   std::uintptr_t pcs[AllocationStacks::kMaxFrames];
   const int n = walk_frames(pcs, g_capture_depth);

@@ -49,6 +49,18 @@ BENCHMARK(BM_AllocHeavyProgram)
     ->Iterations(5)
     ->Unit(benchmark::kMillisecond);
 
+// Counters `name`_ratio, the geometric mean of per-round ratios given as their logs, and
+// `name`_ci95, the half-width of its 95% confidence interval as a ratio (0.01 is +-1%).
+void report_ratio(benchmark::State& state, const std::string& name,
+                  const std::vector<double>& logs) {
+  const double n = static_cast<double>(logs.size());
+  double mean = 0, var = 0;
+  for (double x : logs) mean += x / n;
+  for (double x : logs) var += (x - mean) * (x - mean) / (n - 1);
+  state.counters[name + "_ratio"] = std::exp(mean);
+  state.counters[name + "_ci95"] = std::exp(1.96 * std::sqrt(var / n)) - 1;
+}
+
 // No agent loaded: alloc_heavy (statically linked) with the library's hooks for the agent, and
 // the same program built without them; and, to show the noise floor, the first binary once more.
 // The three runs alternate, rotating their order, so drift on a shared machine falls on all of
@@ -72,16 +84,8 @@ void BM_AgentAbsent(benchmark::State& state) {
     same.push_back(std::log(t[0] / t[2]));
     state.SetIterationTime(t[0]);
   }
-  auto report = [&](const std::string& name, const std::vector<double>& logs) {
-    const double n = static_cast<double>(logs.size());
-    double mean = 0, var = 0;
-    for (double x : logs) mean += x / n;
-    for (double x : logs) var += (x - mean) * (x - mean) / (n - 1);
-    state.counters[name + "_ratio"] = std::exp(mean);
-    state.counters[name + "_ci95"] = std::exp(1.96 * std::sqrt(var / n)) - 1;
-  };
-  report("hooks", hooks);
-  report("same_binary", same);
+  report_ratio(state, "hooks", hooks);
+  report_ratio(state, "same_binary", same);
 }
 BENCHMARK(BM_AgentAbsent)->UseManualTime()->Iterations(25)->Unit(benchmark::kMillisecond);
 
@@ -102,14 +106,23 @@ BENCHMARK(BM_ReportSize)->Iterations(1)->Unit(benchmark::kMillisecond);
 // make_shared, vector growth, map churn), with the agent's heap tracking, against the same
 // program alone and against LeakSanitizer (the same source built with -fsanitize=leak). arg:
 // 0 alone, 1 agent without stacks, 2 agent with stacks (the default), 3 LeakSanitizer.
-void BM_SharedPtrProgram(benchmark::State& state) {
+std::string shared_ptr_command(int tool) {
   const std::string args = " churn 1000000";
-  std::string command = CYCLEGC_BENCH_DIR "/shared_ptr_program" + args;
-  if (state.range(0) == 1) command = agent_env("stack_depth=0:summary=0") + command;
-  if (state.range(0) == 2) command = agent_env("summary=0") + command;
-  if (state.range(0) == 3) {
-    command = "LSAN_OPTIONS=exitcode=0 " CYCLEGC_BENCH_DIR "/shared_ptr_program_lsan" + args;
+  const std::string program = CYCLEGC_BENCH_DIR "/shared_ptr_program" + args;
+  switch (tool) {
+    case 1:
+      return agent_env("stack_depth=0:summary=0") + program;
+    case 2:
+      return agent_env("summary=0") + program;
+    case 3:
+      return "LSAN_OPTIONS=exitcode=0 " CYCLEGC_BENCH_DIR "/shared_ptr_program_lsan" + args;
+    default:
+      return program;
   }
+}
+
+void BM_SharedPtrProgram(benchmark::State& state) {
+  const std::string command = shared_ptr_command(static_cast<int>(state.range(0)));
   for (auto _ : state) state.SetIterationTime(timed_run(command, state));
 }
 BENCHMARK(BM_SharedPtrProgram)
@@ -117,6 +130,34 @@ BENCHMARK(BM_SharedPtrProgram)
     ->DenseRange(0, 3)
     ->UseManualTime()
     ->Iterations(5)
+    ->Unit(benchmark::kMillisecond);
+
+// The ratios to the program alone, as BM_AgentAbsent measures them: the four runs of a round
+// alternate in a rotating order, so that the machine's drift (on this VM the program alone
+// takes 105 to 175 ms from one minute to the next) falls on all of them alike. Counters:
+// stacks_off_ratio, stacks_on_ratio, lsan_ratio and their _ci95.
+void BM_SharedPtrProgramRatios(benchmark::State& state) {
+  std::vector<double> off, on, lsan;  // log ratios, one per round
+  int round = 0;
+  for (auto _ : state) {
+    std::array<double, 4> t{};
+    for (int i = 0; i < 4; ++i) {
+      const int tool = (i + round) % 4;
+      t[tool] = timed_run(shared_ptr_command(tool), state);
+    }
+    ++round;
+    off.push_back(std::log(t[1] / t[0]));
+    on.push_back(std::log(t[2] / t[0]));
+    lsan.push_back(std::log(t[3] / t[0]));
+    state.SetIterationTime(t[2]);
+  }
+  report_ratio(state, "stacks_off", off);
+  report_ratio(state, "stacks_on", on);
+  report_ratio(state, "lsan", lsan);
+}
+BENCHMARK(BM_SharedPtrProgramRatios)
+    ->UseManualTime()
+    ->Iterations(12)
     ->Unit(benchmark::kMillisecond);
 
 // The same rounds on two threads, alone and under the agent with stacks: the tables' locks,
