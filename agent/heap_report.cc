@@ -208,7 +208,7 @@ extern "C" __attribute__((visibility("default"))) std::size_t cyclegc_heap_repor
                options.stack_depth == 0 ? "off" : "frame-pointer",
                reason,
                absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()),
-               "std::shared_ptr"};
+               std::string(report::kSharedPtrHeap)};
   if (!options.suppressions.empty()) {
     auto loaded = report::load_suppressions(options.suppressions);
     if (loaded.ok()) {

@@ -134,6 +134,12 @@ std::string shared_type_of(const std::string& control_block_type) {
 
 namespace {
 
+// Whether some leaked object's edges come from the counts alone (HeapAnalysis::inferred).
+bool any_leak_inferred(const HeapAnalysis& a) {
+  return std::any_of(a.objects.begin(), a.objects.end(),
+                     [](const SharedObject& o) { return o.leaked && !o.named; });
+}
+
 // 1. Control blocks, by their vtables, with the objects they count.
 struct Found {
   std::vector<SharedObject> objects;
@@ -420,10 +426,8 @@ HeapAnalysis analyze_heap(
       }
     }
   }
-  for (int i = 0; i < n; ++i) {
-    a.objects[i].leaked = !live[i];
-    a.inferred |= a.objects[i].leaked && !a.objects[i].named;
-  }
+  for (int i = 0; i < n; ++i) a.objects[i].leaked = !live[i];
+  a.inferred = any_leak_inferred(a);
 
   // The graph a report shows: the pairs followed. (Into an object whose pairs may all be weak —
   // a weak parent, enable_shared_from_this's own — a pair closes no cycle.)
@@ -462,8 +466,7 @@ void confirm_leaks(HeapAnalysis& a, const HeapAnalysis& again) {
       }
     }
   }
-  a.inferred = false;
-  for (const SharedObject& o : a.objects) a.inferred |= o.leaked && !o.named;
+  a.inferred = any_leak_inferred(a);
 }
 
 }  // namespace cyclegc::agent

@@ -75,7 +75,7 @@ std::size_t print_summary(const report::Report& r, const std::string& path, bool
   const std::size_t untraced = list(r.untraced, "");
   // A shared_ptr heap's leaks are all held only by leaked objects: its cycles and what hangs off
   // them (heap_scan.h).
-  const bool shared_ptr_heap = r.process.heap == "std::shared_ptr";
+  const bool shared_ptr_heap = report::from_shared_ptr_heap(r);
   const std::size_t kept = list(
       r.held_by_leaks, shared_ptr_heap ? "leaked std::shared_ptr object" : "kept alive by leaks:");
   const std::size_t leaks = saved + collectable + uncollectable + untraced + kept;

@@ -474,7 +474,7 @@ std::string shape_text(const Analysis& a, const Cycle& c) {
 }
 
 std::string weak_kind(const Report& r) {
-  return r.process.heap == "std::shared_ptr" ? "std::weak_ptr" : "Weak";
+  return from_shared_ptr_heap(r) ? "std::weak_ptr" : "Weak";
 }
 
 std::string fix_text(const FixHint& hint, const std::string& weak) {

@@ -124,7 +124,7 @@ int summarize(const std::string& path, const Args& args, json* out) {
   }
   // A std::shared_ptr heap's report has no collector behind it: every leak there is kept alive
   // only by leaked objects, and it has no collections, garbage or uncollectable objects to count.
-  const bool collector = r.process.heap.empty();
+  const bool collector = !from_shared_ptr_heap(r);
   if (!r.held_by_leaks.empty() && collector) {
     std::printf("\nKept alive only by leaked objects: %s (their sites are listed above)\n",
                 plural(r.held_by_leaks.size(), "object").c_str());

@@ -122,6 +122,11 @@ struct Report {
   std::vector<StillReachableGroup> still_reachable;  // exit reports only
 };
 
+// Process::heap of a report the std::shared_ptr analysis wrote: no collector ran there, and a
+// cycle's fix is a std::weak_ptr.
+inline constexpr std::string_view kSharedPtrHeap = "std::shared_ptr";
+inline bool from_shared_ptr_heap(const Report& r) { return r.process.heap == kSharedPtrHeap; }
+
 // "add_child (leaky_tree.cc:25)": the function without its parameter list (names such as
 // "(anonymous namespace)::Foo::Run() const" keep their leading parts) and the file without its
 // directories. What summaries, baselines and leak messages call an allocation site.
